@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every dependency of zo on Debian 12 with apt-get. Idempotent: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev libopenblas0-pthread
+  nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
+  python3 python3-numpy python3-torch
+  nodejs npm
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from outside Debian (a node install that bundles it): accept a working npm.
+if command -v npm >/dev/null 2>&1; then
+  kept=(); for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || kept+=("$p"); done; missing=("${kept[@]}")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
