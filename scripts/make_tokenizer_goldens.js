@@ -176,8 +176,8 @@ function corpus() {
     '<|endoftext|>Once upon a time<|endoftext|>',
     '<|begin_of_text|>Hi<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello<|reserved_special_token_5|>',
     '< s> <s > <<s>> </s/> <|endoftext| >',
-    // the Llama-3 contractions match case-insensitively (U+017F folds to s)
-    "it'ſ and it'Ś and IT'ſ",
+    // the Llama-3 contractions match case-insensitively, ASCII letters only (not U+017F)
+    "it'ſ and it'Ś and IT'ſ, x'ſa y'ſt IT'S",
     // long words and repeats
     'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
     'antidisestablishmentarianism pneumonoultramicroscopicsilicovolcanoconiosis',

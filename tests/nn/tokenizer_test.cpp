@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -43,7 +45,7 @@ fs::path scratch_dir(const std::string& name) {
 
 // The tokenizer a golden file was made for: its tokenizer.json, with the golden's top-level
 // overrides applied (written to a scratch directory).
-Tokenizer load_for_golden(const std::string& name, const json& golden) {
+Tokenizer load_uncached(const std::string& name, const json& golden) {
   const fs::path base = kData / name / golden.at("tokenizer").get<std::string>();
   if (!golden.contains("overrides")) return Tokenizer::from_file(base);
   json tokenizer = read_json(base);
@@ -51,6 +53,14 @@ Tokenizer load_for_golden(const std::string& name, const json& golden) {
   const fs::path file = scratch_dir(name) / "tokenizer.json";
   write_text(file, tokenizer.dump());
   return Tokenizer::from_file(file);
+}
+
+// Loaded once per test program: the Llama-3 file takes a while to parse.
+const Tokenizer& load_for_golden(const std::string& name, const json& golden) {
+  static std::map<std::string, std::unique_ptr<Tokenizer>> loaded;
+  auto& slot = loaded[name];
+  if (!slot) slot = std::make_unique<Tokenizer>(load_uncached(name, golden));
+  return *slot;
 }
 
 std::vector<std::int32_t> ids_of(const json& j) { return j.get<std::vector<std::int32_t>>(); }
@@ -71,7 +81,7 @@ class TokenizerGolden : public testing::TestWithParam<std::string> {
 };
 
 TEST_P(TokenizerGolden, EncodesEveryLineToHuggingFaceIds) {
-  const Tokenizer tok = load_for_golden(GetParam(), golden_);
+  const Tokenizer& tok = load_for_golden(GetParam(), golden_);
   for (std::size_t i = 0; i < corpus_.size(); ++i) {
     const json& line = golden_.at("lines")[i];
     EXPECT_EQ(tok.encode(corpus_[i], true), ids_of(line.at("ids"))) << "line " << i << ": " << printable(corpus_[i]);
@@ -81,7 +91,7 @@ TEST_P(TokenizerGolden, EncodesEveryLineToHuggingFaceIds) {
 }
 
 TEST_P(TokenizerGolden, EncodesTheWholeCorpusToHuggingFaceIds) {
-  const Tokenizer tok = load_for_golden(GetParam(), golden_);
+  const Tokenizer& tok = load_for_golden(GetParam(), golden_);
   std::string whole;
   for (std::size_t i = 0; i < corpus_.size(); ++i) whole += (i ? "\n" : "") + corpus_[i];
   EXPECT_EQ(tok.encode(whole, true), ids_of(golden_.at("whole").at("ids")));
@@ -89,7 +99,7 @@ TEST_P(TokenizerGolden, EncodesTheWholeCorpusToHuggingFaceIds) {
 }
 
 TEST_P(TokenizerGolden, DecodesLikeHuggingFace) {
-  const Tokenizer tok = load_for_golden(GetParam(), golden_);
+  const Tokenizer& tok = load_for_golden(GetParam(), golden_);
   for (std::size_t i = 0; i < corpus_.size(); ++i) {
     const json& line = golden_.at("lines")[i];
     const std::vector<std::int32_t> ids = ids_of(line.at("ids"));
@@ -101,7 +111,7 @@ TEST_P(TokenizerGolden, DecodesLikeHuggingFace) {
 }
 
 TEST_P(TokenizerGolden, RoundTripsWhereHuggingFaceRoundTrips) {
-  const Tokenizer tok = load_for_golden(GetParam(), golden_);
+  const Tokenizer& tok = load_for_golden(GetParam(), golden_);
   int round_trips = 0;
   for (std::size_t i = 0; i < corpus_.size(); ++i) {
     if (golden_.at("lines")[i].at("decoded").get<std::string>() != corpus_[i]) continue;
@@ -112,7 +122,7 @@ TEST_P(TokenizerGolden, RoundTripsWhereHuggingFaceRoundTrips) {
 }
 
 TEST_P(TokenizerGolden, VocabSizeCountsAddedTokens) {
-  const Tokenizer tok = load_for_golden(GetParam(), golden_);
+  const Tokenizer& tok = load_for_golden(GetParam(), golden_);
   EXPECT_EQ(tok.vocab_size(), golden_.at("vocab_size_with_added").get<std::int64_t>());
 }
 
