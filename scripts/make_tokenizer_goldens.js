@@ -207,6 +207,20 @@ function corpus() {
     }
     lines.push(s);
   }
+  // Code points from the whole range: unassigned ones, and letters new in Unicode 15 to 17
+  // (tokenizers' Oniguruma knows Unicode 16).
+  lines.push('new letters a\u{1355D}b 1\u{16D66} x\u{1E4D0}y \u{2EBF0}\u{31350} vs 17.0 a\u{10940}b \u{323B0}');
+  for (let line = 0; line < 20; line++) {
+    const n = 1 + Math.floor(rand() * 30);
+    let s = '';
+    for (let k = 0; k < n; k++) {
+      const u = rand();
+      let cp = u < 0.3 ? 0x20 + Math.floor(rand() * 0x60) : u < 0.8 ? Math.floor(rand() * 0x10000) : 0x10000 + Math.floor(rand() * 0x30000);
+      if (cp >= 0xd800 && cp < 0xe000) cp = 0x20; // no surrogates
+      s += String.fromCodePoint(cp);
+    }
+    lines.push(s);
+  }
   lines.push(mobyDickChapter1());
   return lines;
 }
