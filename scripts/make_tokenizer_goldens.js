@@ -7,7 +7,7 @@
 //   tests/data/tokenizers/<name>/golden.json    for every text: ids with and without special
 //                                              tokens, and the decoded text (skipping / keeping
 //                                              special tokens); the same for the whole corpus
-//                                              joined by "\n"
+//                                              joined by "\n"; decoded arbitrary id lists
 //
 // A variant is a base tokenizer.json with some top-level fields replaced ("overrides" in its
 // golden.json); the test applies the same replacement before loading it.
@@ -246,6 +246,18 @@ async function golden(name, file, texts, meta) {
   const lines = [];
   for (const text of texts) lines.push(await entry(text));
   const whole = await entry(texts.join('\n'));
+  // Arbitrary id sequences (byte tokens out of order, special tokens, ids past the vocabulary):
+  // decoding must repair broken UTF-8 and skip what it cannot map exactly as tokenizers does.
+  const rand = rng(5);
+  const size = tok.getVocabSize(true);
+  const decode_cases = [];
+  for (let i = 0; i < 100; i++) {
+    const ids = [];
+    for (let n = Math.floor(rand() * 10); n > 0; n--) {
+      ids.push(rand() < 0.3 ? Math.floor(rand() * 300) : Math.floor(rand() * (size + 10)));
+    }
+    decode_cases.push({ ids, decoded: await tok.decode(ids, true), decoded_with_special: await tok.decode(ids, false) });
+  }
   const out = {
     ...meta,
     made_by: `scripts/make_tokenizer_goldens.js with @anush008/tokenizers ${ADDON_VERSION} (Hugging Face tokenizers 0.22.2)`,
@@ -253,6 +265,7 @@ async function golden(name, file, texts, meta) {
     vocab_size_with_added: tok.getVocabSize(true),
     lines,
     whole,
+    decode_cases,
   };
   const dir = path.join(DATA, name);
   fs.mkdirSync(dir, { recursive: true });
