@@ -358,7 +358,9 @@ void Tokenizer::Impl::parse(const json& root, const std::filesystem::path& path)
   if (root.contains("added_tokens") && !root.at("added_tokens").is_null()) {
     const json& list = root.at("added_tokens");
     if (!list.is_array()) r.invalid("added_tokens", "must be an array");
-    const std::int32_t model_size = static_cast<std::int32_t>(model->size());
+    // tokenizers (0.22) counts new ids from the model's vocabulary size, the added map being empty
+    // when a file loads.
+    std::int32_t next_id = static_cast<std::int32_t>(model->size());
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string p = fmt::format("added_tokens[{}]", i);
       AddedToken t;
@@ -368,16 +370,19 @@ void Tokenizer::Impl::parse(const json& root, const std::filesystem::path& path)
       t.lstrip = r.boolean(list[i], p, "lstrip", false);
       t.rstrip = r.boolean(list[i], p, "rstrip", false);
       t.normalized = r.boolean(list[i], p, "normalized", !t.special);
+      if (t.special && !t.content.empty()) special_contents.insert(t.content);
       if (t.content.empty()) continue;
+      const bool repeated = std::any_of(added.begin(), added.end(), [&](const AddedToken& a) {
+        return a.content == t.content && a.special == t.special && a.single_word == t.single_word &&
+               a.lstrip == t.lstrip && a.rstrip == t.rstrip && a.normalized == t.normalized;
+      });
+      if (repeated) continue;
       if (auto existing = token_to_id(t.content)) {
         t.id = *existing;
       } else {
-        std::int32_t max_added = -1;
-        for (const auto& [id, index] : added_by_id) max_added = std::max(max_added, id);
-        t.id = max_added < 0 ? model_size : (max_added >= model_size || model_size == 0 ? max_added + 1 : model_size);
+        t.id = next_id++;
       }
       added_by_content[t.content] = t.id;
-      if (t.special) special_contents.insert(t.content);
       if (auto it = added_by_id.find(t.id); it != added_by_id.end()) {
         added[it->second] = t;
       } else {
