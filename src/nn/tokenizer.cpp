@@ -40,9 +40,10 @@ struct PreTokenizerStep {
   bool split = true;  // Metaspace
 };
 
+// One post-processor that adds special tokens (TemplateProcessing, RobertaProcessing,
+// BertProcessing): `single` lists the special-token ids to emit and, as an empty entry, where the
+// sequence goes. ByteLevel post-processing only trims offsets, so it is not kept.
 struct PostStep {
-  // kTemplate: `single` lists special-token ids and one empty entry for the sequence.
-  // ByteLevel post-processing only trims offsets, so it is not kept.
   std::vector<std::optional<std::vector<std::int32_t>>> single;
 };
 
