@@ -154,7 +154,7 @@ TEST(Estimator, RestoresThetaAfterEveryProtocol) {
 
 TEST(Estimator, RestoresThetaWhenTheLossThrows) {
   for (Difference diff : {Difference::central, Difference::forward}) {
-    for (int throw_at = 1; throw_at <= 4; ++throw_at) {
+    for (int throw_at = 1; throw_at <= (diff == Difference::central ? 4 : 3); ++throw_at) {
       Quadratic f;
       const auto before = f.theta;
       const Direction direction({}, f.params);
