@@ -1,5 +1,6 @@
-// Philox streams and their transforms. All draws go through bits_batch / normal_batch
-// (random_batch.hpp); fills copy the part of each batch they need.
+// Philox streams and their transforms. All draws go through bits_batch_at / normal_batch_at
+// (random_batch.hpp), hand-vectorised for AVX2 + FMA with a scalar twin for other builds (the same
+// operations in the same order); fills copy the part of each batch they need.
 #include "zo/core/random.hpp"
 
 #include "random_batch.hpp"
@@ -19,7 +20,7 @@ namespace zo {
 #if !(defined(__AVX2__) && defined(__FMA__))
 namespace {
 
-// The polynomials are written with explicit fma where the build has it: one rounding per step and
+// Scalar twins of the vector transforms below. The polynomials are written with explicit fma where the build has it: one rounding per step and
 // the same rounding on every vector lane and in the single-element forms.
 inline float mul_add(float a, float b, float c) {
 #ifdef __FMA__
