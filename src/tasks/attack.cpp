@@ -12,6 +12,8 @@
 #include <limits>
 #include <mutex>
 
+#include <omp.h>
+
 namespace zo::tasks {
 
 std::string_view to_string(BoxMethod b) { return b == BoxMethod::tanh ? "tanh" : "clip"; }
@@ -292,6 +294,8 @@ std::vector<AttackJob> run_attacks(const Mlp& victim, const ImageDataset& data, 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (std::int64_t j = 0; j < n_jobs; ++j) {
     try {
+      // Each job is sequential: the optimizer's fused passes over 784 pixels gain nothing from threads.
+      omp_set_num_threads(1);
       AttackJob& job = jobs[std::size_t(j)];
       std::vector<float> x0(static_cast<std::size_t>(data.pixels_per_image()));
       data.image(job.image, x0.data());
