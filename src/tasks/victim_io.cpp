@@ -70,7 +70,7 @@ Mlp Mlp::load(const std::filesystem::path& path, std::map<std::string, std::stri
           kind == 0 ? std::vector<std::int64_t>{m.sizes_[l], m.sizes_[l - 1]} : std::vector<std::int64_t>{m.sizes_[l]};
       const nn::TensorView* t = st.find(name);
       if (!t) fail("{}: tensor '{}' missing (metadata sizes {} need it)", file, name, sizes_it->second);
-      if (t->dtype != DType::f32) fail("{}: tensor '{}' has dtype {}, expected f32", file, name, t->dtype == DType::f16 ? "f16" : "bf16");
+      if (t->dtype != DType::f32) fail("{}: tensor '{}' has dtype {}, expected f32", file, name, to_string(t->dtype));
       if (t->shape != shape)
         fail("{}: tensor '{}' has shape [{}], but metadata sizes {} need [{}]", file, name, fmt::join(t->shape, ", "),
              sizes_it->second, fmt::join(shape, ", "));

@@ -64,7 +64,7 @@ struct AttackOptions {
   double kappa = 0.0;                  // confidence κ >= 0: the margin term is floored at −κ
   std::int64_t queries = 5000;         // budget Q per image and method, >= 1
   BoxMethod box = BoxMethod::tanh;
-  EstimatorOptions estimator{.eps = 0.01, .queries = 10, .difference = Difference::forward};  // ε, q, difference
+  EstimatorOptions estimator{.eps = 0.005, .queries = 10, .difference = Difference::forward};  // ε, q, difference
   double lr = 0.01;                    // η for methods without "@η", > 0
   double beta1 = 0.9;                  // adaptive methods' β₁
   double beta2 = 0.99;                 // adaptive methods' β₂ (R-AdaZO's README example)
