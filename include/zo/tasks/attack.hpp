@@ -78,7 +78,7 @@ struct AttackOptions {
 // (rows × pixels, values in [0, 1]).
 using ScoreFn = std::function<void(std::span<const float> images, std::int64_t rows, std::span<float> log_probs)>;
 
-// A ScoreFn over an Mlp's forward pass followed by log-softmax.
+// A ScoreFn over an Mlp's forward pass followed by log-softmax; `victim` must outlive it.
 ScoreFn mlp_scores(const Mlp& victim);
 
 struct AttackResult {
