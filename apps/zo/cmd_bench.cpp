@@ -56,6 +56,7 @@ struct SyntheticArgs {
   double beta2 = 0.99;
   std::string nan_policy = "stop";
   std::int64_t log_every = 0;
+  double diverge_factor = 1e4;
   int threads = 0;
 };
 
@@ -110,6 +111,7 @@ struct Plan {
   bool grid = false;         // from --lr-grid
   MinimizeOptions base;      // everything but the optimizer kind and lr
   std::int64_t log_every = 1;
+  double diverge_factor = 0.0;  // 0 = never stop a run for divergence
   int threads = 1;
 };
 
@@ -157,6 +159,9 @@ Plan make_plan(const SyntheticArgs& a) {
   if (!(a.beta1 >= 0 && a.beta1 < 1)) fail("option --beta1 = {}: must be in [0, 1)", a.beta1);
   if (!(a.beta2 >= 0 && a.beta2 < 1)) fail("option --beta2 = {}: must be in [0, 1)", a.beta2);
   if (a.log_every < 0) fail("option --log-every = {}: must be >= 0 (0 = about 500 points a run)", a.log_every);
+  if (!(std::isfinite(a.diverge_factor) && (a.diverge_factor == 0 || a.diverge_factor > 1)))
+    fail("option --diverge-factor = {}: must be 0 (off) or a finite number > 1", a.diverge_factor);
+  p.diverge_factor = a.diverge_factor;
   if (a.threads < 0) fail("option --threads = {}: must be >= 0 (0 = all cores)", a.threads);
 
   p.base.max_steps = a.steps;
@@ -186,7 +191,12 @@ struct Run {
   double lr;
   Summary summary;
   double initial_loss = 0.0, final_loss = 0.0;  // noiseless
+  bool diverged = false;                        // stopped by --diverge-factor
   std::vector<Point> curve;
+  // The run's outcome in words: the minimize termination, or "diverged".
+  std::string termination() const { return diverged ? "diverged" : std::string(to_string(summary.termination)); }
+  // Runs that can be an optimizer's best: finite and not stopped for divergence.
+  bool usable() const { return std::isfinite(final_loss) && !diverged; }
 };
 
 struct Shared {
@@ -212,6 +222,10 @@ void execute(const Plan& plan, Run& run, Shared& shared) {
     if (info.step % plan.log_every == 0) {
       double loss = objective.value(x);
       run.curve.push_back({info.step, info.evaluations, loss});
+      if (plan.diverge_factor > 0 && loss > plan.diverge_factor * std::max(std::fabs(run.initial_loss), 1.0)) {
+        run.diverged = true;
+        return false;
+      }
       if (info.step % (plan.log_every * 20) == 0) {
         std::lock_guard lock(shared.mutex);
         shared.status = fmt::format("{} lr {:g}: loss {:.4g}", to_string(run.kind), run.lr, loss);
@@ -229,7 +243,7 @@ void execute(const Plan& plan, Run& run, Shared& shared) {
 std::vector<Run> run_all(const Plan& plan) {
   std::vector<Run> runs;
   for (double lr : plan.lrs)
-    for (OptimizerKind kind : plan.optimizers) runs.push_back({kind, lr, {}, 0.0, 0.0, {}});
+    for (OptimizerKind kind : plan.optimizers) runs.push_back({kind, lr, {}, 0.0, 0.0, false, {}});
 
   const int workers = std::min<int>(plan.threads, static_cast<int>(runs.size()));
   const int inner = std::max(1, plan.threads / workers);
@@ -291,7 +305,7 @@ std::vector<Best> best_per_optimizer(const Plan& plan, const std::vector<Run>& r
   std::vector<Best> best(plan.optimizers.size());
   for (std::size_t o = 0; o < plan.optimizers.size(); ++o) {
     for (std::size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].kind != plan.optimizers[o] || !std::isfinite(runs[i].final_loss)) continue;
+      if (runs[i].kind != plan.optimizers[o] || !runs[i].usable()) continue;
       if (!best[o].run || runs[i].final_loss < runs[*best[o].run].final_loss) best[o].run = i;
     }
     if (best[o].run && plan.grid && plan.lrs.size() > 1) {
@@ -357,12 +371,13 @@ std::string markdown_tables(const Plan& plan, const std::vector<Run>& runs, cons
     out += fmt::format("| {:g} |", lr);
     double row_best = INFINITY;
     for (const Run& r : runs)
-      if (r.lr == lr && std::isfinite(r.final_loss)) row_best = std::min(row_best, r.final_loss);
+      if (r.lr == lr && r.usable()) row_best = std::min(row_best, r.final_loss);
     for (auto k : plan.optimizers)
       for (const Run& r : runs)
         if (r.lr == lr && r.kind == k) {
           std::string cell = num(r.final_loss);
-          if (r.summary.termination == Termination::non_finite_loss) cell += " (stopped: non-finite loss)";
+          if (r.diverged) cell = fmt::format("diverged (step {})", r.summary.steps);
+          else if (r.summary.termination == Termination::non_finite_loss) cell += fmt::format(" (non-finite loss, step {})", r.summary.steps);
           out += r.final_loss == row_best ? fmt::format(" **{}** |", cell) : fmt::format(" {} |", cell);
         }
     out += "\n";
@@ -372,7 +387,7 @@ std::string markdown_tables(const Plan& plan, const std::vector<Run>& runs, cons
   const std::optional<std::size_t> base_run = best[plan.baseline].run;
   for (std::size_t o = 0; o < plan.optimizers.size(); ++o) {
     if (!best[o].run) {
-      out += fmt::format("| {} | – | – | – | – | – | every η ended non-finite |\n", to_string(plan.optimizers[o]));
+      out += fmt::format("| {} | – | – | – | – | – | every η diverged or ended non-finite |\n", to_string(plan.optimizers[o]));
       continue;
     }
     const Run& r = runs[*best[o].run];
@@ -416,6 +431,7 @@ void write_reports(const Plan& plan, const SyntheticArgs& args, const std::vecto
                  {"beta2", plan.base.optimizer.beta2},
                  {"nan_policy", to_string(plan.base.nan_policy)},
                  {"log_every", plan.log_every},
+                 {"diverge_factor", plan.diverge_factor},
                  {"threads", plan.threads},
                  {"lr_grid", plan.lrs},
                  {"lr_from_grid", plan.grid},
@@ -431,7 +447,7 @@ void write_reports(const Plan& plan, const SyntheticArgs& args, const std::vecto
                          {"queries", r.summary.evaluations},
                          {"skipped_steps", r.summary.skipped_steps},
                          {"seconds", r.summary.seconds},
-                         {"termination", to_string(r.summary.termination)},
+                         {"termination", r.termination()},
                          {"message", r.summary.message}});
   j["best"] = nlohmann::json::object();
   for (std::size_t o = 0; o < plan.optimizers.size(); ++o) {
@@ -452,7 +468,7 @@ void write_reports(const Plan& plan, const SyntheticArgs& args, const std::vecto
     for (std::size_t i = 0; i < runs.size(); ++i) {
       if (runs[i].lr != lr) continue;
       row["final_loss"][std::string(to_string(runs[i].kind))] = json_number(runs[i].final_loss);
-      if (std::isfinite(runs[i].final_loss) && (!winner || runs[i].final_loss < runs[*winner].final_loss)) winner = i;
+      if (runs[i].usable() && (!winner || runs[i].final_loss < runs[*winner].final_loss)) winner = i;
     }
     row["best_optimizer"] = winner ? nlohmann::json(to_string(runs[*winner].kind)) : nlohmann::json(nullptr);
     j["equal_lr"].push_back(row);
@@ -530,6 +546,9 @@ void setup_bench(CLI::App& bench) {
   sub->add_option("--nan-policy", args->nan_policy, "on a non-finite loss: stop the run | skip the step")
       ->capture_default_str();
   sub->add_option("--log-every", args->log_every, "log the noiseless loss every n steps (0 = about 500 points a run)")
+      ->capture_default_str();
+  sub->add_option("--diverge-factor", args->diverge_factor,
+                  "stop a run once its logged loss exceeds this × max(|f(x0)|, 1); reported as diverged (0 = off)")
       ->capture_default_str();
   sub->add_option("--threads", args->threads,
                   "runs in parallel, one thread each; a single run uses them for its kernels (0 = all cores)")

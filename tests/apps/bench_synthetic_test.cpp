@@ -84,7 +84,7 @@ double quadratic_at_ones(int d, double kappa) {
 TEST_F(BenchSynthetic, WritesCurvesSummaryPlotAndTable) {
   const fs::path out = dir_ / "run";
   Result r = zo("bench synthetic --function quadratic --dim 50 --optimizer zo-sgd,r-adazo --steps 30 "
-                "--lr-grid 0.01,0.001 --log-every 10 --threads 2 --seed 7 --out '" + out.string() + "'");
+                "--lr-grid 0.01,0.001 --log-every 10 --diverge-factor 0 --threads 2 --seed 7 --out '" + out.string() + "'");
   ASSERT_EQ(r.status, 0) << r.err;
 
   auto csv = read_csv(out / "curves.csv");
@@ -157,7 +157,8 @@ TEST_F(BenchSynthetic, SameSeedGivesIdenticalCurvesAndNoiseDoesNotReachTheLog) {
 
 TEST_F(BenchSynthetic, NanPolicyStopEndsTheRunAndSkipCarriesOn) {
   // An η this large sends the first step past float range: the next losses are NaN.
-  const std::string common = "bench synthetic --function rosenbrock --dim 20 --optimizer zo-sgd --steps 40 --lr 1e38 --threads 1 ";
+  const std::string common = "bench synthetic --function rosenbrock --dim 20 --optimizer zo-sgd --steps 40 --lr 1e38 "
+                             "--diverge-factor 0 --threads 1 ";
   Result stop = zo(common + "--nan-policy stop --out '" + (dir_ / "stop").string() + "'");
   ASSERT_EQ(stop.status, 0) << stop.err;
   auto js = nlohmann::json::parse(slurp(dir_ / "stop" / "summary.json"));
@@ -170,6 +171,26 @@ TEST_F(BenchSynthetic, NanPolicyStopEndsTheRunAndSkipCarriesOn) {
   EXPECT_EQ(jk["runs"][0]["termination"], "max_steps");
   EXPECT_EQ(jk["runs"][0]["steps"], 40);
   EXPECT_GT(jk["runs"][0]["skipped_steps"].get<int>(), 0);
+}
+
+TEST_F(BenchSynthetic, DivergingRunsStopEarlyAndAreNeverTheBest) {
+  // ZO-SGD at η = 0.1 on a quadratic with curvature up to 1000 grows by orders of magnitude a step.
+  Result r = zo("bench synthetic --function quadratic --dim 30 --optimizer zo-sgd --steps 200 --lr-grid 1e-6,0.1 "
+                "--log-every 1 --threads 1 --out '" + (dir_ / "d").string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(slurp(dir_ / "d" / "summary.json"));
+  ASSERT_EQ(j["runs"].size(), 2u);
+  for (const auto& run : j["runs"]) {
+    if (run["lr"] == 0.1) {
+      EXPECT_EQ(run["termination"], "diverged");
+      EXPECT_LT(run["steps"].get<int>(), 200);
+      EXPECT_GT(run["final_loss"].get<double>(), 1e4 * run["initial_loss"].get<double>());
+    } else {
+      EXPECT_EQ(run["termination"], "max_steps");
+    }
+  }
+  EXPECT_EQ(j["best"]["zo-sgd"]["lr"], 1e-6);
+  EXPECT_NE(r.out.find("diverged (step"), std::string::npos) << r.out;
 }
 
 TEST_F(BenchSynthetic, BadInputsFailNamingTheOptionAndValue) {
@@ -189,6 +210,7 @@ TEST_F(BenchSynthetic, BadInputsFailNamingTheOptionAndValue) {
   expect_failure("--queries 0", {"--queries", "0"});
   expect_failure("--eps 0", {"--eps", "0"});
   expect_failure("--noise -1", {"--noise", "-1"});
+  expect_failure("--diverge-factor 0.5", {"--diverge-factor", "0.5"});
   expect_failure("--dim many", {"--dim", "many"});
   expect_failure("--baseline r-adazo --optimizer zo-sgd", {"--baseline", "r-adazo"});
 }
@@ -206,7 +228,7 @@ TEST_F(BenchSynthetic, HelpDocumentsEveryOption) {
   EXPECT_EQ(r.status, 0);
   for (const char* option : {"--function", "--dim", "--optimizer", "--baseline", "--steps", "--seed", "--out", "--lr",
                              "--lr-grid", "--queries", "--eps", "--direction", "--difference", "--noise", "--condition",
-                             "--beta1", "--beta2", "--nan-policy", "--log-every", "--threads"})
+                             "--beta1", "--beta2", "--nan-policy", "--log-every", "--diverge-factor", "--threads"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
 }
 
