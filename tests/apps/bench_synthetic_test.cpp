@@ -31,13 +31,17 @@ std::string slurp(const fs::path& p) {
 class BenchSynthetic : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_TRUE(fs::exists(fs::path(ZO_BINARY_DIR) / "zo")) << ZO_BINARY_DIR "/zo is missing: build the zo target first";
     dir_ = fs::temp_directory_path() /
            ("zo_bench_test_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
 
   // Runs `zo <args>` with stdout and stderr captured to files.
   Result zo(const std::string& args) {
