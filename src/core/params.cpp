@@ -7,7 +7,11 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+// GCC 12 reports a false -Wmaybe-uninitialized inside <regex> in sanitizer builds.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 
 namespace zo {
 

@@ -1,5 +1,6 @@
-// Philox streams and their transforms. All draws go through bits_batch / normal_batch
-// (random_batch.hpp); fills copy the part of each batch they need.
+// Philox streams and their transforms. All draws go through bits_batch_at / normal_batch_at
+// (random_batch.hpp), hand-vectorised for AVX2 + FMA with a scalar twin for other builds (the same
+// operations in the same order); fills copy the part of each batch they need.
 #include "zo/core/random.hpp"
 
 #include "random_batch.hpp"
@@ -19,7 +20,7 @@ namespace zo {
 #if !(defined(__AVX2__) && defined(__FMA__))
 namespace {
 
-// The polynomials are written with explicit fma where the build has it: one rounding per step and
+// Scalar twins of the vector transforms below. The polynomials are written with explicit fma where the build has it: one rounding per step and
 // the same rounding on every vector lane and in the single-element forms.
 inline float mul_add(float a, float b, float c) {
 #ifdef __FMA__
@@ -114,14 +115,15 @@ inline void philox8(__m256i (&c)[G][4], std::uint32_t k0, std::uint32_t k1) {
     const __m256i key0 = _mm256_set1_epi32(std::int32_t(k0));
     const __m256i key1 = _mm256_set1_epi32(std::int32_t(k1));
     for (int g = 0; g < G; ++g) {
-      const __m256i e0 = _mm256_mul_epu32(c[g][0], m0);  // 64-bit products of the even lanes
+      // High halves from 64-bit products of the even and odd lanes; low halves from mullo.
+      const __m256i e0 = _mm256_mul_epu32(c[g][0], m0);
       const __m256i o0 = _mm256_mul_epu32(_mm256_srli_epi64(c[g][0], 32), m0);
       const __m256i e1 = _mm256_mul_epu32(c[g][2], m1);
       const __m256i o1 = _mm256_mul_epu32(_mm256_srli_epi64(c[g][2], 32), m1);
       const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
-      const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+      const __m256i lo0 = _mm256_mullo_epi32(c[g][0], m0);
       const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
-      const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+      const __m256i lo1 = _mm256_mullo_epi32(c[g][2], m1);
       c[g][0] = _mm256_xor_si256(hi1, _mm256_xor_si256(c[g][1], key0));
       c[g][2] = _mm256_xor_si256(hi0, _mm256_xor_si256(c[g][3], key1));
       c[g][1] = lo1;

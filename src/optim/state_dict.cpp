@@ -57,6 +57,7 @@ class Reader {
       fail("state dict: truncated: {} declares {} floats, {} bytes remain at byte {}", what, count,
            bytes_.size() - pos_, pos_);
     out.resize(std::size_t(count));
+    if (count == 0) return;
     std::memcpy(out.data(), bytes_.data() + pos_, std::size_t(count) * sizeof(float));
     pos_ += std::size_t(count) * sizeof(float);
   }
@@ -90,7 +91,7 @@ std::string StateDict::serialize() const {
   for (const auto& [name, values] : tensors) {
     put_string(out, name);
     put(out, std::uint64_t(values.size()));
-    out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+    if (!values.empty()) out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
   }
   return out;
 }

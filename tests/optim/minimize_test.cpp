@@ -20,7 +20,7 @@ const std::vector<SyntheticFunction> kFunctions = {SyntheticFunction::quadratic,
 
 // Learning rates for d = 16, from the middle of each rule's working range on a grid
 // {1e-4, 3e-4, …, 1e-1} (not at its edge). Rosenbrock's curved valley is slow for every rule: it gets
-// more steps and a weaker bar.
+// more steps and a weaker bar (loss × 0.95 instead of × 0.2).
 double lr_for(OptimizerKind kind, SyntheticFunction f) {
   using K = OptimizerKind;
   switch (f) {
@@ -43,13 +43,14 @@ struct Pair {
 
 class EveryOptimizerOnEveryFunction : public ::testing::TestWithParam<Pair> {};
 
-TEST_P(EveryOptimizerOnEveryFunction, HalvesTheLossFromTheStandardStart) {
+TEST_P(EveryOptimizerOnEveryFunction, ReducesTheLossFromTheStandardStart) {
   const auto [kind, function] = GetParam();
   Synthetic f(SyntheticOptions{.function = function, .dim = 16, .condition = 100.0});
   std::vector<float> x = f.x0();
   const bool rosenbrock = function == SyntheticFunction::rosenbrock;
   const std::int64_t steps = rosenbrock ? 1500 : 600;
-  const double bar = rosenbrock ? 0.9 : 0.5;
+  // Across seeds 10..15 the ratios stay below 0.07 (0.87 for Rosenbrock): the bars leave a margin.
+  const double bar = rosenbrock ? 0.95 : 0.2;
   MinimizeOptions o;
   o.max_steps = steps;
   o.seed = 11;
