@@ -2,18 +2,14 @@
 #include "zo/train/plot.hpp"
 
 #include "zo/core/error.hpp"
+#include "zo/train/atomic_file.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 namespace zo {
@@ -143,40 +139,6 @@ void put_chunk(std::string& out, const char type[4], const std::string& data) {
   uLong crc = crc32(0L, Z_NULL, 0);
   crc = crc32(crc, reinterpret_cast<const Bytef*>(typed.data()), static_cast<uInt>(typed.size()));
   put_u32(out, static_cast<std::uint32_t>(crc));
-}
-
-std::string errno_text() { return std::strerror(errno); }
-
-// Writes bytes to path via a temporary file in the same folder, fsync, then rename, so a reader never
-// sees a half-written file.
-void write_atomically(const std::filesystem::path& path, const std::string& bytes) {
-  if (path.empty()) fail("cannot write PNG '': empty path");
-  std::filesystem::path tmp = path;
-  tmp += fmt::format(".tmp{}", static_cast<long>(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot write PNG '{}': {}", path.string(), errno_text());
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string why = errno_text();
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail("cannot write PNG '{}': {}", path.string(), why);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail("cannot write PNG '{}': {}", path.string(), why);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail("cannot write PNG '{}': {}", path.string(), why);
-  }
 }
 
 }  // namespace
@@ -312,7 +274,7 @@ void Canvas::save_png(const std::filesystem::path& path) const {
   put_chunk(png, "IHDR", ihdr);
   put_chunk(png, "IDAT", packed);
   put_chunk(png, "IEND", "");
-  write_atomically(path, png);
+  write_file_atomic(path, png);
 }
 
 // ---------------------------------------------------------------------------------------------------
