@@ -1,5 +1,5 @@
 // zo's side of bench/forward_bench.py: loads a model folder, runs Model::forward on a fixed random
-// batch (B × T, all real tokens) `repeats` times after one warm-up, and prints one JSON line with the
+// batch (B × T, all real tokens) `repeats` times after one warm-up (into the same logits vector), and prints one JSON line with the
 // per-forward times, peak RSS and the bytes the weights and activations need. The Python script runs
 // the PyTorch peer on the same folder and compares.
 //
@@ -34,9 +34,10 @@ int main(int argc, char** argv) {
     const zo::nn::TokenBatch batch{B, T, tokens, {}};
     std::vector<double> seconds;
     double checksum = 0;
+    std::vector<float> logits;  // reused: a training loop calls forward again and again
     for (int r = 0; r <= repeats; ++r) {
       const auto start = std::chrono::steady_clock::now();
-      std::vector<float> logits = model.forward(batch);
+      model.forward(batch, logits);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (r > 0) seconds.push_back(s);
       checksum = logits[0] + logits[logits.size() / 2];

@@ -333,3 +333,15 @@ TEST_F(ModelFiles, OptCheckpointWithoutTheModelPrefixLoadsTheSame) {
   const Golden g = read_golden("opt-tied");
   EXPECT_EQ(Model::load(dir).forward(g.batch()), Model::load(models_dir / "opt-tied").forward(g.batch()));
 }
+
+TEST(ModelForward, ForwardIntoAReusedVectorEqualsTheReturningForm) {
+  const Golden g = read_golden("llama-gqa");
+  Model model = Model::load(models_dir / "llama-gqa");
+  std::vector<float> logits(7, -1.0f);  // wrong size and stale contents: both replaced
+  model.forward(g.batch(), logits);
+  EXPECT_EQ(logits, model.forward(g.batch()));
+  const TokenBatch first_row{1, g.T, std::span(g.tokens).first(std::size_t(g.T)), std::span(g.mask).first(std::size_t(g.T))};
+  model.forward(first_row, logits);
+  ASSERT_EQ(logits.size(), std::size_t(g.T * g.V));
+  EXPECT_EQ(logits, model.forward(first_row));
+}
