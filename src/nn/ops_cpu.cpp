@@ -1,0 +1,236 @@
+// CPU backend of ops.hpp: OpenBLAS sgemm for matrix products, OpenMP loops elsewhere.
+#include "zo/nn/ops.hpp"
+
+#include "zo/core/error.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace zo::nn::ops {
+
+// Below this many elements of work a loop runs on one thread: a parallel region's wake-up and barrier
+// cost more than the loop (and much more on a loaded machine).
+constexpr std::int64_t parallel_min = std::int64_t(1) << 15;
+
+const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into) {
+  if (w.dtype == DType::f32) return static_cast<const float*>(w.data);
+  if (into.size() < std::size_t(n)) into.resize(std::size_t(n));
+  to_f32(w.dtype, w.data, into.data(), std::size_t(n));
+  return into.data();
+}
+
+void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
+            std::int64_t OC, Scratch& scratch) {
+  // With a bias, out starts as the bias in every row and sgemm accumulates (beta = 1): one pass over
+  // out instead of sgemm's zeroing pass plus a bias pass.
+  if (bias) {
+    const float* bf = as_f32(bias, OC, scratch.vec);
+#pragma omp parallel for schedule(static) if (N * OC >= parallel_min)
+    for (std::int64_t i = 0; i < N; ++i) std::copy(bf, bf + OC, out + i * OC);
+  }
+  const float* wf = as_f32(w, OC * C, scratch.weight);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(OC), int(C), 1.0f, inp, int(C), wf, int(C),
+              bias ? 1.0f : 0.0f, out, int(OC));
+}
+
+namespace {
+
+// Row `r` of a (rows, C) table stored as dtype, converted into dst (C floats), added when `accumulate`.
+void load_row(float* dst, WeightRef table, std::int64_t r, std::int64_t C, bool accumulate) {
+  if (table.dtype == DType::f32) {
+    const float* src = static_cast<const float*>(table.data) + r * C;
+    if (accumulate)
+      for (std::int64_t j = 0; j < C; ++j) dst[j] += src[j];
+    else
+      std::copy(src, src + C, dst);
+    return;
+  }
+  const auto* src = static_cast<const std::uint16_t*>(table.data) + r * C;
+  for (std::int64_t j = 0; j < C; ++j) {
+    const float v = table.dtype == DType::bf16 ? bf16_to_f32(src[j]) : f16_to_f32(src[j]);
+    dst[j] = accumulate ? dst[j] + v : v;
+  }
+}
+
+}  // namespace
+
+void embedding(float* out, const std::int32_t* tokens, WeightRef table, std::int64_t N, std::int64_t C,
+               std::int64_t V) {
+  for (std::int64_t i = 0; i < N; ++i)
+    if (tokens[i] < 0 || tokens[i] >= V) fail("token id {} at position {}: outside the vocabulary [0, {})", tokens[i], i, V);
+#pragma omp parallel for schedule(static) if (N * C >= parallel_min)
+  for (std::int64_t i = 0; i < N; ++i) load_row(out + i * C, table, tokens[i], C, false);
+}
+
+void add_embedding(float* out, const std::int32_t* positions, WeightRef table, std::int64_t N, std::int64_t C,
+                   std::int64_t P) {
+  for (std::int64_t i = 0; i < N; ++i)
+    if (positions[i] < 0 || positions[i] >= P)
+      fail("position {} at row {}: outside the position table [0, {}) (sequence longer than "
+           "max_position_embeddings?)",
+           positions[i], i, P);
+#pragma omp parallel for schedule(static) if (N * C >= parallel_min)
+  for (std::int64_t i = 0; i < N; ++i) load_row(out + i * C, table, positions[i], C, true);
+}
+
+void layernorm(float* out, const float* inp, WeightRef weight, WeightRef bias, std::int64_t N, std::int64_t C,
+               float eps, Scratch& scratch) {
+  const float* w = weight ? as_f32(weight, C, scratch.vec) : nullptr;
+  std::vector<float> bias_f32;
+  const float* b = bias ? as_f32(bias, C, bias_f32) : nullptr;
+#pragma omp parallel for schedule(static) if (N * C >= parallel_min)
+  for (std::int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    float* y = out + i * C;
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t j = 0; j < C; ++j) sum += x[j];
+    const double mean = sum / double(C);
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (std::int64_t j = 0; j < C; ++j) sq += (x[j] - mean) * (x[j] - mean);
+    const float m = float(mean);
+    const float rstd = float(1.0 / std::sqrt(sq / double(C) + double(eps)));
+    for (std::int64_t j = 0; j < C; ++j) {
+      float v = (x[j] - m) * rstd;
+      if (w) v *= w[j];
+      if (b) v += b[j];
+      y[j] = v;
+    }
+  }
+}
+
+void rmsnorm(float* out, const float* inp, WeightRef weight, std::int64_t N, std::int64_t C, float eps,
+             Scratch& scratch) {
+  const float* w = as_f32(weight, C, scratch.vec);
+#pragma omp parallel for schedule(static) if (N * C >= parallel_min)
+  for (std::int64_t i = 0; i < N; ++i) {
+    const float* x = inp + i * C;
+    float* y = out + i * C;
+    double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
+    for (std::int64_t j = 0; j < C; ++j) sq += double(x[j]) * double(x[j]);
+    const float rstd = float(1.0 / std::sqrt(sq / double(C) + double(eps)));
+#pragma omp simd
+    for (std::int64_t j = 0; j < C; ++j) y[j] = w[j] * (x[j] * rstd);
+  }
+}
+
+void rope(float* x, const std::int32_t* positions, std::int64_t N, std::int64_t H, std::int64_t HD, float theta) {
+  const std::int64_t half = HD / 2;
+  // inv_freq as HF computes it: 1 / theta^(2i/HD), in float32.
+  std::vector<float> inv_freq(static_cast<std::size_t>(half));
+  for (std::int64_t i = 0; i < half; ++i)
+    inv_freq[std::size_t(i)] = 1.0f / std::pow(theta, float(2 * i) / float(HD));
+#pragma omp parallel for schedule(static) if (N * H * HD >= parallel_min)
+  for (std::int64_t n = 0; n < N; ++n) {
+    std::vector<float> cos_v(static_cast<std::size_t>(half)), sin_v(static_cast<std::size_t>(half));
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float angle = float(positions[n]) * inv_freq[std::size_t(i)];
+      cos_v[std::size_t(i)] = std::cos(angle);
+      sin_v[std::size_t(i)] = std::sin(angle);
+    }
+    for (std::int64_t h = 0; h < H; ++h) {
+      float* v = x + (n * H + h) * HD;
+      for (std::int64_t i = 0; i < half; ++i) {
+        const float a = v[i], b = v[i + half];
+        v[i] = a * cos_v[std::size_t(i)] - b * sin_v[std::size_t(i)];
+        v[i + half] = b * cos_v[std::size_t(i)] + a * sin_v[std::size_t(i)];
+      }
+    }
+  }
+}
+
+void attention(float* out, const float* q, const float* k, const float* v, const std::int32_t* mask,
+               std::int64_t B, std::int64_t T, std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale) {
+  const std::int64_t group = NH / NKV;
+  const std::int64_t q_stride = NH * HD, kv_stride = NKV * HD;
+  // One parallel region over (b, h) with plain loops: per-head sgemm calls were 3-5× slower here (each
+  // small call pays OpenBLAS's thread hand-off, ruinous on a loaded machine), and the causal half of
+  // the products is skipped.
+#pragma omp parallel if (B * NH * T * T * HD >= parallel_min)
+  {
+    std::vector<float> w(static_cast<std::size_t>(T));  // one query's scores, then probabilities
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t h = 0; h < NH; ++h) {
+        const std::int64_t g = h / group;
+        const std::int32_t* mb = mask ? mask + b * T : nullptr;
+        const float* kb = k + b * T * kv_stride + g * HD;
+        const float* vb = v + b * T * kv_stride + g * HD;
+        for (std::int64_t t = 0; t < T; ++t) {
+          const float* qt = q + (b * T + t) * q_stride + h * HD;
+          float* o = out + (b * T + t) * q_stride + h * HD;
+          float max = -std::numeric_limits<float>::infinity();
+          for (std::int64_t s = 0; s <= t; ++s) {
+            if (mb && !mb[s]) continue;
+            const float* ks = kb + s * kv_stride;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (std::int64_t d = 0; d < HD; ++d) dot += qt[d] * ks[d];
+            w[std::size_t(s)] = dot * scale;
+            max = std::max(max, w[std::size_t(s)]);
+          }
+          std::fill(o, o + HD, 0.0f);
+          if (max == -std::numeric_limits<float>::infinity()) {
+            // No visible key (padding before the first real token): HF's additive mask puts finfo.min
+            // on every key, which swamps the scores, so its softmax is uniform over all T keys.
+            for (std::int64_t s = 0; s < T; ++s) {
+              const float* vs = vb + s * kv_stride;
+              for (std::int64_t d = 0; d < HD; ++d) o[d] += vs[d] / float(T);
+            }
+            continue;
+          }
+          float sum = 0.0f;
+          for (std::int64_t s = 0; s <= t; ++s) {
+            const float e = (!mb || mb[s]) ? std::exp(w[std::size_t(s)] - max) : 0.0f;
+            w[std::size_t(s)] = e;
+            sum += e;
+          }
+          const float inv = 1.0f / sum;
+          for (std::int64_t s = 0; s <= t; ++s) {
+            if (w[std::size_t(s)] == 0.0f) continue;
+            const float p = w[std::size_t(s)] * inv;
+            const float* vs = vb + s * kv_stride;
+#pragma omp simd
+            for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
+          }
+        }
+      }
+    }
+  }
+}
+
+void relu(float* x, std::int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= parallel_min)
+  for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void silu_mul(float* x, const float* y, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (n >= parallel_min)
+  for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i])) * y[i];
+}
+
+void add(float* x, const float* y, std::int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= parallel_min)
+  for (std::int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void cross_entropy(double* out, const float* logits, const std::int32_t* labels, std::int64_t N, std::int64_t V) {
+  for (std::int64_t i = 0; i < N; ++i)
+    if (labels[i] < 0 || labels[i] >= V) fail("label {} at row {}: outside the vocabulary [0, {})", labels[i], i, V);
+#pragma omp parallel for schedule(static) if (N * V >= parallel_min)
+  for (std::int64_t i = 0; i < N; ++i) {
+    const float* row = logits + i * V;
+    float max = row[0];
+    for (std::int64_t j = 1; j < V; ++j) max = std::max(max, row[j]);
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < V; ++j) sum += std::exp(double(row[j] - max));
+    out[i] = double(max) + std::log(sum) - double(row[labels[i]]);
+  }
+}
+
+}  // namespace zo::nn::ops
