@@ -13,13 +13,8 @@ jobs="${ZO_JOBS:-2}"
 out="${ZO_DEMO_OUT:-build/demo/synthetic}"
 steps="${ZO_DEMO_STEPS:-2000}"
 
-need_setup=0
-for tool in cmake g++ pkg-config; do command -v "$tool" >/dev/null 2>&1 || need_setup=1; done
-for header in /usr/include/CLI/CLI.hpp /usr/include/nlohmann/json.hpp /usr/include/fmt/format.h /usr/include/zlib.h; do
-  [ -e "$header" ] || need_setup=1
-done
-pkg-config --exists openblas 2>/dev/null || need_setup=1
-[ "$need_setup" -eq 1 ] && scripts/setup.sh
+# Dependencies: setup.sh checks every package (dpkg, about a second) and installs only what is missing.
+scripts/setup.sh
 
 echo "== building build/zo (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

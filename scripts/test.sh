@@ -13,18 +13,8 @@ asan_type="${ZO_ASAN_BUILD_TYPE:-Debug}"
 start=$SECONDS
 phase() { echo; echo "== $* ($((SECONDS - start)) s)"; }
 
-# Dependencies: run setup.sh when a tool or a development package is missing.
-need_setup=0
-for tool in cmake g++ pkg-config; do command -v "$tool" >/dev/null 2>&1 || need_setup=1; done
-for header in /usr/include/gtest/gtest.h /usr/include/CLI/CLI.hpp /usr/include/nlohmann/json.hpp \
-              /usr/include/fmt/format.h /usr/include/zlib.h /usr/include/benchmark/benchmark.h; do
-  [ -e "$header" ] || need_setup=1
-done
-pkg-config --exists openblas 2>/dev/null || need_setup=1
-if [ "$need_setup" -eq 1 ]; then
-  phase "installing dependencies (scripts/setup.sh)"
-  scripts/setup.sh
-fi
+# Dependencies: setup.sh checks every package (dpkg, about a second) and installs only what is missing.
+scripts/setup.sh
 
 phase "configure + build build/ (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DZO_BUILD_TESTS=ON
