@@ -47,14 +47,15 @@ def fail(msg):
     sys.exit(1)
 
 
-def load_stream(path, vocab):
+def load_stream(path, vocab, tokenizer):
     if not os.path.exists(path):
         fail(f"{path}: missing; run scripts/data/build.sh")
     ids = np.fromfile(path, dtype="<u2").astype(np.int64)
     if ids.size == 0:
         fail(f"{path}: empty token stream")
     if ids.max() >= vocab:
-        fail(f"{path}: token id {int(ids.max())} >= vocab_size {vocab}: tokenizer does not match the model")
+        fail(f"{path}: token id {int(ids.max())} >= vocab_size {vocab} of {tokenizer}: the stream was made with "
+             "another tokenizer; rerun scripts/data/build.sh")
     return torch.from_numpy(ids)
 
 
@@ -155,8 +156,8 @@ def main():
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     vocab = tokenizer_vocab(args.tokenizer)
-    train = load_stream(os.path.join(args.data, "train.u16"), vocab)
-    valid = load_stream(os.path.join(args.data, "validation.u16"), vocab)
+    train = load_stream(os.path.join(args.data, "train.u16"), vocab, args.tokenizer)
+    valid = load_stream(os.path.join(args.data, "validation.u16"), vocab, args.tokenizer)
     if args.seq + 1 > train.numel():
         fail(f"training stream of {train.numel()} tokens is shorter than --seq {args.seq}")
     if max(args.seq, args.eval_seq) > args.max_positions:
