@@ -144,7 +144,8 @@ struct Model::Impl {
     for (std::int64_t l = first; l < last; ++l) run_layer(l, batch, x);
   }
   void final_norm(float* x, std::int64_t rows);
-  std::vector<float> head_all(float* x, std::int64_t N);
+  void head_all(float* x, std::int64_t N, std::vector<float>& logits);
+  std::vector<float> stream;  // the residual stream (N, C) of forward / loss
   LossResult loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels);
 };
 
@@ -322,11 +323,10 @@ void Model::Impl::final_norm(float* x, std::int64_t rows) {
   }
 }
 
-std::vector<float> Model::Impl::head_all(float* x, std::int64_t N) {
+void Model::Impl::head_all(float* x, std::int64_t N, std::vector<float>& logits) {
   final_norm(x, N);
-  std::vector<float> logits(std::size_t(N * config.vocab_size));
+  logits.resize(std::size_t(N * config.vocab_size));
   ops::matmul(logits.data(), x, head, {}, N, config.hidden_size, config.vocab_size, scratch);
-  return logits;
 }
 
 LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels) {
@@ -502,22 +502,30 @@ ParamSet Model::params() {
 }
 
 std::vector<float> Model::forward(const TokenBatch& batch) {
+  std::vector<float> logits;
+  forward(batch, logits);
+  return logits;
+}
+
+void Model::forward(const TokenBatch& batch, std::vector<float>& logits) {
   Impl& m = *impl_;
   m.prepare(batch);
   const std::int64_t N = batch.B * batch.T;
-  std::vector<float> x(std::size_t(N * m.config.hidden_size));
-  m.embed_into(batch, x.data());
-  m.run_layers(0, m.config.num_layers, batch, x.data());
-  return m.head_all(x.data(), N);
+  grow(m.stream, N * m.config.hidden_size);
+  float* x = m.stream.data();
+  m.embed_into(batch, x);
+  m.run_layers(0, m.config.num_layers, batch, x);
+  m.head_all(x, N, logits);
 }
 
 LossResult Model::loss(const TokenBatch& batch, std::span<const std::int32_t> labels) {
   Impl& m = *impl_;
   m.prepare(batch);
-  std::vector<float> x(std::size_t(batch.B * batch.T * m.config.hidden_size));
-  m.embed_into(batch, x.data());
-  m.run_layers(0, m.config.num_layers, batch, x.data());
-  return m.loss_tail(batch, x.data(), labels);
+  grow(m.stream, batch.B * batch.T * m.config.hidden_size);
+  float* x = m.stream.data();
+  m.embed_into(batch, x);
+  m.run_layers(0, m.config.num_layers, batch, x);
+  return m.loss_tail(batch, x, labels);
 }
 
 namespace {
@@ -547,7 +555,9 @@ std::vector<float> Model::forward_from(std::int64_t k, const TokenBatch& batch, 
   check_hidden(hidden, batch, m.config.hidden_size);
   std::vector<float> x(hidden.begin(), hidden.end());
   m.run_layers(k, m.config.num_layers, batch, x.data());
-  return m.head_all(x.data(), batch.B * batch.T);
+  std::vector<float> logits;
+  m.head_all(x.data(), batch.B * batch.T, logits);
+  return logits;
 }
 
 LossResult Model::loss_from(std::int64_t k, const TokenBatch& batch, std::span<const float> hidden,

@@ -321,3 +321,27 @@ TEST_F(ModelFiles, ShardedIndexPointingAtAMissingShardIsAnError) {
   fs::remove(dst / "model-00002-of-00002.safetensors");
   expect_load_error(dst, {"model-00002-of-00002.safetensors", "cannot open"});
 }
+
+TEST_F(ModelFiles, OptCheckpointWithoutTheModelPrefixLoadsTheSame) {
+  // Older OPT checkpoints name tensors "decoder.layers.0…" (HF's base_model_prefix); from_pretrained
+  // accepts them, and so does zo.
+  const fs::path dir = variant("opt-tied", {}, [](auto& tensors) {
+    for (auto& t : tensors)
+      if (t.name.rfind("model.", 0) == 0) t.name = t.name.substr(6);
+  });
+  ASSERT_EQ(SafeTensors::open(dir / "model.safetensors").find("model.decoder.embed_tokens.weight"), nullptr);
+  const Golden g = read_golden("opt-tied");
+  EXPECT_EQ(Model::load(dir).forward(g.batch()), Model::load(models_dir / "opt-tied").forward(g.batch()));
+}
+
+TEST(ModelForward, ForwardIntoAReusedVectorEqualsTheReturningForm) {
+  const Golden g = read_golden("llama-gqa");
+  Model model = Model::load(models_dir / "llama-gqa");
+  std::vector<float> logits(7, -1.0f);  // wrong size and stale contents: both replaced
+  model.forward(g.batch(), logits);
+  EXPECT_EQ(logits, model.forward(g.batch()));
+  const TokenBatch first_row{1, g.T, std::span(g.tokens).first(std::size_t(g.T)), std::span(g.mask).first(std::size_t(g.T))};
+  model.forward(first_row, logits);
+  ASSERT_EQ(logits.size(), std::size_t(g.T * g.V));
+  EXPECT_EQ(logits, model.forward(first_row));
+}

@@ -95,13 +95,16 @@ class Model {
   std::int64_t parameter_count() const;
   std::size_t parameter_bytes() const;  // bytes the weights occupy (stored dtype), counted once
 
-  // Writable views of every parameter under its HF name, in file order (a tied head appears once, as
+  // Writable views of every parameter under its HF name, in forward order (a tied head appears once, as
   // the embedding). Blocks: "embeddings" (token and position embeddings), "layers.0" … "layers.L-1",
   // "head" (final norm, and lm_head.weight when untied): the default block-coordinate partition.
   ParamSet params();
 
   // Logits (B, T, V) of the whole batch. Rows at padding positions are computed but meaningless.
   std::vector<float> forward(const TokenBatch& batch);
+  // The same into `logits` (resized to B·T·V): a caller that passes the same vector every call skips
+  // the allocation, page faults and zero-fill of a fresh (B·T, V) buffer.
+  void forward(const TokenBatch& batch, std::vector<float>& logits);
   LossResult loss(const TokenBatch& batch, std::span<const std::int32_t> labels);
 
   // Shared-prefix evaluation for block-coordinate ZO (METHODS.md §8): hidden_states(batch, k) is the
