@@ -178,13 +178,15 @@ def main():
     no_decay = [W[n] for n in names if W[n].dim() != 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
-    step, elapsed = 0, 0.0
+    step, elapsed, history = 0, 0.0, []
     if args.resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path)
         if state["config"] != config:
             fail(f"{ckpt_path}: checkpoint made for another model config; remove it or match the settings")
+        history = state.get("history", [])
         if state["args"]["steps"] != args.steps:  # the schedule follows the new total from here on
             print(f"note: --steps changed from {state['args']['steps']} to {args.steps} on resume", flush=True)
+            history.append({"at_step": state["step"], "steps_from": state["args"]["steps"], "steps_to": args.steps})
         with torch.no_grad():
             for n in names:
                 W[n].copy_(state["weights"][n])
@@ -200,7 +202,8 @@ def main():
 
     def save_ckpt():
         state = {"config": config, "args": vars(args), "weights": {n: W[n].detach().cpu() for n in names},
-                 "opt": opt.state_dict(), "gen": gen.get_state(), "step": step, "elapsed": elapsed}
+                 "opt": opt.state_dict(), "gen": gen.get_state(), "step": step, "elapsed": elapsed,
+                 "history": history}
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
@@ -246,6 +249,7 @@ def main():
               "perplexity": ppl, "predicted_tokens": count, "eval_window": args.eval_seq, "steps": args.steps,
               "batch": args.batch, "seq": args.seq, "parameters": nparams, "train_seconds": round(elapsed, 1),
               "device": device, "threads": args.threads, "lr": args.lr, "seed": args.seed,
+              "steps_changed_on_resume": history,
               "final_train_loss_mean_last_50": sum(float(r["loss"]) for r in rows[-50:]) / len(rows[-50:])}
     with open(os.path.join(args.out, "perplexity.json"), "w") as f:
         json.dump(result, f, indent=2)
