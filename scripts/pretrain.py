@@ -22,7 +22,7 @@ Resumable: every --ckpt-every steps the full state (weights, AdamW moments, step
 --work/ckpt.pt (atomically); --resume continues from it. Loss of every step goes to --work/loss.csv.
 At the end: models/opt-text/{config.json, model.safetensors, loss.csv, loss.png, perplexity.json}.
 
-Usage: nice -n 10 /usr/bin/python3 scripts/pretrain.py [--steps 500] [--resume]
+Usage: nice -n 10 /usr/bin/python3 scripts/pretrain.py [--steps 800] [--resume]
 """
 import argparse
 import csv
@@ -132,7 +132,7 @@ def main():
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models", "opt-text", "tokenizer.json"))
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "opt-text"))
     ap.add_argument("--work", default="/tmp/zo-pretrain", help="checkpoint and log folder")
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--eval-seq", type=int, default=512)
