@@ -1,0 +1,39 @@
+// Internal: how a direction's values are generated for one param range. Direction::fill and the
+// fused kernels both call generate(), so the kernels' z equals the reference fill bit for bit.
+#pragma once
+
+#include "zo/core/direction.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace zo::detail {
+
+// The factors of a low-rank direction on a 2-D param (m × n): rows [row0, row0 + u.size()/rank) of
+// U, pre-multiplied by draw.scale / sqrt(rank), and all of Vᵀ (rank × n).
+struct LowRankFactors {
+  std::int64_t row0 = 0;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  int rank = 0;
+  std::vector<float> u;   // rows × rank
+  std::vector<float> vt;  // rank × cols
+};
+
+// True when p moves by a low-rank product under these options (kind low_rank and p 2-D).
+bool is_low_rank(const DirectionOptions& options, const Param& p);
+
+// Factors for rows [row0, row1) of p.
+void make_low_rank(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t row0,
+                   std::int64_t row1, LowRankFactors& out);
+
+// z for elements [begin, begin + n) of p (draw.scale included). `factors` must cover the rows of
+// the range when is_low_rank(options, p); it is ignored otherwise.
+void generate(const DirectionOptions& options, const Param& p, const Draw& draw, const LowRankFactors* factors,
+              std::int64_t begin, std::int64_t n, float* z);
+
+// Sum of squares of the raw (unscaled) gaussian values of p, in double, summed chunk by chunk in
+// a fixed order (independent of the thread count).
+double raw_sum_of_squares(const Param& p, std::uint64_t seed);
+
+}  // namespace zo::detail

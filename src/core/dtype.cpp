@@ -1,0 +1,130 @@
+// Storage types and float32 conversions. The bulk conversions use F16C (part of x86-64-v3) when the
+// build enables it; the scalar forms are the portable reference and give the same bits for every
+// non-NaN input (NaN stays a quiet NaN with the top payload bits kept, as F16C does).
+#include "zo/core/dtype.hpp"
+
+#include "zo/core/error.hpp"
+
+#include <cstring>
+
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+namespace zo {
+
+std::string_view to_string(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "f32";
+    case DType::f16: return "f16";
+    case DType::bf16: return "bf16";
+  }
+  fail("dtype {}: not a valid DType", int(dtype));
+}
+
+DType dtype_from_string(std::string_view name) {
+  if (name == "f32" || name == "float32") return DType::f32;
+  if (name == "f16" || name == "float16") return DType::f16;
+  if (name == "bf16" || name == "bfloat16") return DType::bf16;
+  fail("dtype '{}': unknown; valid names are f32, f16, bf16 (or float32, float16, bfloat16)", name);
+}
+
+std::size_t size_of(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return 4;
+    case DType::f16: return 2;
+    case DType::bf16: return 2;
+  }
+  fail("dtype {}: not a valid DType", int(dtype));
+}
+
+float f16_to_f32(std::uint16_t h) {
+  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1fu;
+  const std::uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0) {
+    // Zero or subnormal: mantissa · 2^-24, exact in float32.
+    const float magnitude = float(mantissa) * 0x1p-24f;
+    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign);
+  }
+  if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
+  return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+std::uint16_t f32_to_f16(float f) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
+  const std::uint16_t sign = std::uint16_t((bits >> 16) & 0x8000u);
+  const std::uint32_t u = bits & 0x7fffffffu;
+  if (u > 0x7f800000u) return std::uint16_t(sign | 0x7e00u | ((u >> 13) & 0x3ffu));  // quiet NaN
+  if (u >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // >= 65520 rounds to infinity
+  if (u < 0x38800000u) {
+    // Result is subnormal (or zero): count units of 2^-24, rounding to nearest even.
+    if (u <= 0x33000000u) return sign;  // <= 2^-25: the halfway case rounds to the even zero
+    const std::uint32_t e = u >> 23;
+    const std::uint32_t m = (u & 0x7fffffu) | 0x800000u;
+    const std::uint32_t shift = 126u - e;  // 14 … 24
+    std::uint32_t h = m >> shift;
+    const std::uint32_t rest = m & ((1u << shift) - 1u);
+    const std::uint32_t half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (h & 1u))) ++h;
+    return std::uint16_t(sign | h);
+  }
+  std::uint32_t h = (u - 0x38000000u) >> 13;  // rebias the exponent from 127 to 15
+  const std::uint32_t rest = u & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry may reach the exponent: correct
+  return std::uint16_t(sign | h);
+}
+
+void to_f32(DType from, const void* src, float* dst, std::size_t n) {
+  switch (from) {
+    case DType::f32:
+      if (n) std::memmove(dst, src, n * sizeof(float));
+      return;
+    case DType::bf16: {
+      const auto* s = static_cast<const std::uint16_t*>(src);
+      for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    case DType::f16: {
+      const auto* s = static_cast<const std::uint16_t*>(src);
+      std::size_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+      for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+      }
+#endif
+      for (; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+      return;
+    }
+  }
+  fail("dtype {}: not a valid DType", int(from));
+}
+
+void from_f32(DType to, const float* src, void* dst, std::size_t n) {
+  switch (to) {
+    case DType::f32:
+      if (n) std::memmove(dst, src, n * sizeof(float));
+      return;
+    case DType::bf16: {
+      auto* d = static_cast<std::uint16_t*>(dst);
+      for (std::size_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
+      return;
+    }
+    case DType::f16: {
+      auto* d = static_cast<std::uint16_t*>(dst);
+      std::size_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+      for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), h);
+      }
+#endif
+      for (; i < n; ++i) d[i] = f32_to_f16(src[i]);
+      return;
+    }
+  }
+  fail("dtype {}: not a valid DType", int(to));
+}
+
+}  // namespace zo

@@ -1,0 +1,184 @@
+// Fused perturb / update passes: OpenMP over kChunk-element chunks of the moving params, z generated
+// per chunk by detail::generate (the same code as Direction::fill). Each chunk's result depends on
+// its own elements only, so the thread count never changes a bit.
+#include "zo/core/kernels.hpp"
+
+#include "direction_detail.hpp"
+#include "zo/core/error.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace zo {
+
+namespace {
+
+struct Moving {
+  std::size_t param = 0;
+  std::int64_t first_chunk = 0;  // global index of the param's first chunk
+};
+
+struct Plan {
+  std::vector<Moving> params;
+  std::int64_t chunks = 0;
+
+  // The param holding global chunk c, and the chunk's first element in it.
+  std::pair<const Moving*, std::int64_t> locate(std::int64_t c) const {
+    auto it = std::upper_bound(params.begin(), params.end(), c,
+                               [](std::int64_t chunk, const Moving& m) { return chunk < m.first_chunk; });
+    --it;
+    return {&*it, (c - it->first_chunk) * kChunk};
+  }
+};
+
+Plan make_plan(const ParamSet& params, std::span<const std::uint32_t> blocks) {
+  std::vector<bool> seen(params.blocks().size(), false);
+  Plan plan;
+  for (const std::uint32_t b : blocks) {
+    if (b >= params.blocks().size()) {
+      fail("block index {}: out of range (the ParamSet has {} blocks)", b, params.blocks().size());
+    }
+    if (seen[b]) fail("block index {}: listed twice; each moving block must appear once", b);
+    seen[b] = true;
+    for (const std::size_t i : params.blocks()[b].params) {
+      plan.params.push_back(Moving{i, plan.chunks});
+      plan.chunks += (params.param(i).numel + kChunk - 1) / kChunk;
+    }
+  }
+  return plan;
+}
+
+// Low-rank factors of every moving low-rank param (empty entries for the others), per draw.
+std::vector<detail::LowRankFactors> make_factors(const ParamSet& params, const Direction& direction, const Plan& plan,
+                                                 const Draw& draw) {
+  std::vector<detail::LowRankFactors> factors(plan.params.size());
+  for (std::size_t k = 0; k < plan.params.size(); ++k) {
+    const Param& p = params.param(plan.params[k].param);
+    if (detail::is_low_rank(direction.options(), p)) {
+      detail::make_low_rank(direction.options(), p, draw, 0, p.shape[0], factors[k]);
+    }
+  }
+  return factors;
+}
+
+char* element_ptr(const Param& p, std::int64_t begin) {
+  return static_cast<char*>(p.data) + std::size_t(begin) * size_of(p.dtype);
+}
+
+// Runs body(chunk) over all chunks in parallel; the first exception is rethrown after the loop.
+template <class Body>
+void for_each_chunk(std::int64_t chunks, Body&& body) {
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel
+  {
+    auto state = body.make_state();
+#pragma omp for schedule(static)
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      try {
+        body(state, c);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+void perturb(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks, const Draw& draw,
+             float alpha) {
+  const Plan plan = make_plan(params, blocks);
+  const std::vector<detail::LowRankFactors> factors = make_factors(params, direction, plan, draw);
+  struct Body {
+    const ParamSet& params;
+    const Direction& direction;
+    const Plan& plan;
+    const std::vector<detail::LowRankFactors>& factors;
+    const Draw& draw;
+    float alpha;
+    struct State {
+      alignas(64) float z[kChunk];
+      alignas(64) float theta[kChunk];
+    };
+    std::unique_ptr<State> make_state() const { return std::make_unique<State>(); }
+    void operator()(std::unique_ptr<State>& state, std::int64_t c) const {
+      const auto [moving, begin] = plan.locate(c);
+      const Param& p = params.param(moving->param);
+      const std::int64_t n = std::min(kChunk, p.numel - begin);
+      const auto* f = &factors[std::size_t(moving - plan.params.data())];
+      float* z = state->z;
+      detail::generate(direction.options(), p, draw, f, begin, n, z);
+      const float a = alpha;
+      if (p.dtype == DType::f32) {
+        float* theta = reinterpret_cast<float*>(element_ptr(p, begin));
+        for (std::int64_t j = 0; j < n; ++j) theta[j] += a * z[j];
+      } else {
+        float* theta = state->theta;
+        to_f32(p.dtype, element_ptr(p, begin), theta, std::size_t(n));
+        for (std::int64_t j = 0; j < n; ++j) theta[j] += a * z[j];
+        from_f32(p.dtype, theta, element_ptr(p, begin), std::size_t(n));
+      }
+    }
+  };
+  for_each_chunk(plan.chunks, Body{params, direction, plan, factors, draw, alpha});
+}
+
+void fused_update(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks,
+                  std::span<const Draw> draws, const std::function<void(const UpdateChunk&)>& visit) {
+  const Plan plan = make_plan(params, blocks);
+  std::vector<std::vector<detail::LowRankFactors>> factors;
+  for (const Draw& draw : draws) factors.push_back(make_factors(params, direction, plan, draw));
+  struct Body {
+    const ParamSet& params;
+    const Direction& direction;
+    const Plan& plan;
+    const std::vector<std::vector<detail::LowRankFactors>>& factors;
+    std::span<const Draw> draws;
+    const std::function<void(const UpdateChunk&)>& visit;
+    struct State {
+      std::vector<float> z;
+      std::vector<const float*> z_ptrs;
+      std::vector<float> theta;
+    };
+    State make_state() const {
+      State s;
+      s.z.resize(draws.size() * std::size_t(kChunk));
+      for (std::size_t k = 0; k < draws.size(); ++k) s.z_ptrs.push_back(s.z.data() + k * std::size_t(kChunk));
+      s.theta.resize(std::size_t(kChunk));
+      return s;
+    }
+    void operator()(State& state, std::int64_t c) const {
+      const auto [moving, begin] = plan.locate(c);
+      const Param& p = params.param(moving->param);
+      const std::int64_t n = std::min(kChunk, p.numel - begin);
+      const std::size_t slot = std::size_t(moving - plan.params.data());
+      for (std::size_t k = 0; k < draws.size(); ++k) {
+        detail::generate(direction.options(), p, draws[k], &factors[k][slot], begin, n,
+                         state.z.data() + k * std::size_t(kChunk));
+      }
+      UpdateChunk chunk;
+      chunk.param = moving->param;
+      chunk.begin = begin;
+      chunk.n = n;
+      chunk.z = state.z_ptrs;
+      if (p.dtype == DType::f32) {
+        chunk.theta = reinterpret_cast<float*>(element_ptr(p, begin));
+        visit(chunk);
+      } else {
+        to_f32(p.dtype, element_ptr(p, begin), state.theta.data(), std::size_t(n));
+        chunk.theta = state.theta.data();
+        visit(chunk);
+        from_f32(p.dtype, state.theta.data(), element_ptr(p, begin), std::size_t(n));
+      }
+    }
+  };
+  for_each_chunk(plan.chunks, Body{params, direction, plan, factors, draws, visit});
+}
+
+}  // namespace zo

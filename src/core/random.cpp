@@ -1,0 +1,368 @@
+// Philox streams and their transforms. All draws go through bits_batch / normal_batch
+// (random_batch.hpp); fills copy the part of each batch they need.
+#include "zo/core/random.hpp"
+
+#include "random_batch.hpp"
+#include "zo/core/error.hpp"
+#include "zo/core/philox.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+namespace zo {
+
+#if !(defined(__AVX2__) && defined(__FMA__))
+namespace {
+
+// The polynomials are written with explicit fma where the build has it: one rounding per step and
+// the same rounding on every vector lane and in the single-element forms.
+inline float mul_add(float a, float b, float c) {
+#ifdef __FMA__
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+inline std::uint32_t as_bits(float f) { return __builtin_bit_cast(std::uint32_t, f); }
+inline float as_float(std::uint32_t u) { return __builtin_bit_cast(float, u); }
+
+// -2·ln(u1) with u1 = (a + 0.5)·2^-32, accurate in relative terms over all of (0, 1): for a < 2^31
+// u1 is formed directly; above, 1 − u1 = (~a + 0.5)·2^-32 is formed instead, so the values near
+// u1 = 1 (small radii) keep their precision. ln u1 = e·ln 2 + log1p(f), f in [√½ − 1, √2 − 1], with
+// the Cephes logf polynomial (relative error ~1e-7).
+inline float minus_two_log_u1(std::uint32_t a) {
+  const std::uint32_t high_mask = std::uint32_t(std::int32_t(a) >> 31);  // all ones when a >= 2^31
+  const std::uint32_t v = a ^ high_mask;                                 // < 2^31 either way
+  const float t = (float(std::int32_t(v)) + 0.5f) * 0x1p-32f;            // u1 (low) or 1 − u1 (high)
+  // Low half: t = 2^e · m, m in [√½, √2).
+  const std::uint32_t tb = as_bits(t);
+  const std::uint32_t mant = tb & 0x007fffffu;
+  const std::uint32_t big = mant > 0x003504f3u ? 1u : 0u;  // m > √2 when the exponent is 0: halve it
+  const float m_low = as_float(mant | ((127u - big) << 23));
+  const float f_low = m_low - 1.0f;
+  const float e_low = float(std::int32_t(tb >> 23) - 127 + std::int32_t(big));
+  // High half: u1 = 1 − t; for u1 >= √½ take e = 0, f = −t, else e = −1, f = 1 − 2t (exact).
+  const bool near_one = t <= 0.29289321881345248f;
+  const float f_high = near_one ? -t : 1.0f - 2.0f * t;
+  const float e_high = near_one ? 0.0f : -1.0f;
+  const bool high = high_mask != 0;
+  const float f = high ? f_high : f_low;
+  const float e = high ? e_high : e_low;
+
+  const float z = f * f;
+  float p = 7.0376836292e-2f;
+  p = mul_add(p, f, -1.1514610310e-1f);
+  p = mul_add(p, f, 1.1676998740e-1f);
+  p = mul_add(p, f, -1.2420140846e-1f);
+  p = mul_add(p, f, 1.4249322787e-1f);
+  p = mul_add(p, f, -1.6668057665e-1f);
+  p = mul_add(p, f, 2.0000714765e-1f);
+  p = mul_add(p, f, -2.4999993993e-1f);
+  p = mul_add(p, f, 3.3333331174e-1f);
+  float y = f * z * p;
+  y = mul_add(e, -2.12194440e-4f, y);
+  y = mul_add(-0.5f, z, y);
+  float ln = f + y;
+  ln = mul_add(e, 0.693359375f, ln);
+  return std::max(-2.0f * ln, 0.0f);
+}
+
+// cos and sin of 2π·b·2^-32. The quadrant comes from the integer b itself (exact reduction); the
+// remainder angle lies in [−π/4, π/4) where the Cephes sinf/cosf polynomials are accurate to ~1 ulp.
+inline void cos_sin_turns(std::uint32_t b, float& c_out, float& s_out) {
+  const std::uint32_t q = (b + 0x20000000u) >> 30;
+  const std::int32_t rest = std::int32_t(b - (q << 30));
+  const float x = float(rest) * 1.46291807926715968e-9f;  // 2π / 2^32
+  const float z = x * x;
+  float sp = -1.9515295891e-4f;
+  sp = mul_add(sp, z, 8.3321608736e-3f);
+  sp = mul_add(sp, z, -1.6666654611e-1f);
+  const float s = mul_add(sp * z, x, x);
+  float cp = 2.443315711809948e-5f;
+  cp = mul_add(cp, z, -1.388731625493765e-3f);
+  cp = mul_add(cp, z, 4.166664568298827e-2f);
+  const float c = mul_add(cp * z, z, mul_add(-0.5f, z, 1.0f));
+  const bool swap = (q & 1u) != 0;
+  const std::uint32_t cos_sign = ((q + 1u) & 2u) << 30;  // quadrants 1, 2
+  const std::uint32_t sin_sign = (q & 2u) << 30;         // quadrants 2, 3
+  c_out = as_float(as_bits(swap ? s : c) ^ cos_sign);
+  s_out = as_float(as_bits(swap ? c : s) ^ sin_sign);
+}
+
+}  // namespace
+#endif
+
+namespace detail {
+
+#if defined(__AVX2__) && defined(__FMA__)
+
+namespace {
+
+// Philox4x32-10 on 8 counters at once; words c0..c3 hold one 32-bit lane per counter.
+inline void philox8(__m256i& c0, __m256i& c1, __m256i& c2, __m256i& c3, std::uint32_t k0, std::uint32_t k1) {
+  const __m256i m0 = _mm256_set1_epi32(std::int32_t(kPhiloxM0));
+  const __m256i m1 = _mm256_set1_epi32(std::int32_t(kPhiloxM1));
+  for (int round = 0; round < 10; ++round) {
+    const __m256i e0 = _mm256_mul_epu32(c0, m0);  // 64-bit products of the even lanes
+    const __m256i o0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
+    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
+    const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+    const __m256i e1 = _mm256_mul_epu32(c2, m1);
+    const __m256i o1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
+    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
+    const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(std::int32_t(k0)));
+    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(std::int32_t(k1)));
+    c1 = lo1;
+    c3 = lo0;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
+  }
+}
+
+// Loads counters first … first + 7 for stream s.
+inline void load_counters(const RandomStream& s, std::uint64_t first, __m256i& c0, __m256i& c1, __m256i& c2,
+                          __m256i& c3) {
+  const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+  const __m256i base = _mm256_set1_epi64x(std::int64_t(first));
+  const __m256i a = _mm256_add_epi64(base, lane);                             // counters 0..3
+  const __m256i b = _mm256_add_epi64(base, _mm256_add_epi64(lane, _mm256_set1_epi64x(4)));  // 4..7
+  // Gather the low and high halves into lane order 0..7.
+  const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256i pa = _mm256_permutevar8x32_epi32(a, idx);  // lo0..lo3 | hi0..hi3
+  const __m256i pb = _mm256_permutevar8x32_epi32(b, idx);  // lo4..lo7 | hi4..hi7
+  c0 = _mm256_permute2x128_si256(pa, pb, 0x20);
+  c1 = _mm256_permute2x128_si256(pa, pb, 0x31);
+  c2 = _mm256_set1_epi32(std::int32_t(s.seed >> 32));
+  c3 = _mm256_set1_epi32(std::int32_t(s.stream));
+}
+
+// Stores lane l of x0..x3 to out[4l + 0..3] (a 4×8 transpose).
+inline void store_interleaved(__m256i x0, __m256i x1, __m256i x2, __m256i x3, void* out) {
+  const __m256i t0 = _mm256_unpacklo_epi32(x0, x1);
+  const __m256i t1 = _mm256_unpackhi_epi32(x0, x1);
+  const __m256i t2 = _mm256_unpacklo_epi32(x2, x3);
+  const __m256i t3 = _mm256_unpackhi_epi32(x2, x3);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2);  // lanes 0 | 4
+  const __m256i u1 = _mm256_unpackhi_epi64(t0, t2);  // lanes 1 | 5
+  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3);  // lanes 2 | 6
+  const __m256i u3 = _mm256_unpackhi_epi64(t1, t3);  // lanes 3 | 7
+  auto* o = static_cast<__m256i*>(out);
+  _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
+  _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+  _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+  _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+}
+
+inline __m256 v_minus_two_log_u1(__m256i a) {
+  const __m256i high_mask = _mm256_srai_epi32(a, 31);
+  const __m256i v = _mm256_xor_si256(a, high_mask);
+  const __m256 t = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(0.5f)), _mm256_set1_ps(0x1p-32f));
+  const __m256i tb = _mm256_castps_si256(t);
+  const __m256i mant = _mm256_and_si256(tb, _mm256_set1_epi32(0x007fffff));
+  const __m256i big = _mm256_cmpgt_epi32(mant, _mm256_set1_epi32(0x003504f3));  // -1 where m > √2
+  const __m256i exp_field = _mm256_add_epi32(_mm256_set1_epi32(127), big);
+  const __m256 m_low = _mm256_castsi256_ps(_mm256_or_si256(mant, _mm256_slli_epi32(exp_field, 23)));
+  const __m256 f_low = _mm256_sub_ps(m_low, _mm256_set1_ps(1.0f));
+  const __m256 e_low = _mm256_cvtepi32_ps(
+      _mm256_sub_epi32(_mm256_sub_epi32(_mm256_srli_epi32(tb, 23), _mm256_set1_epi32(127)), big));
+  const __m256 near_one = _mm256_cmp_ps(t, _mm256_set1_ps(0.29289321881345248f), _CMP_LE_OQ);
+  const __m256 neg_t = _mm256_xor_ps(t, _mm256_set1_ps(-0.0f));
+  const __m256 f_high = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(_mm256_set1_ps(2.0f), t)),
+                                         neg_t, near_one);
+  const __m256 e_high = _mm256_blendv_ps(_mm256_set1_ps(-1.0f), _mm256_setzero_ps(), near_one);
+  const __m256 high = _mm256_castsi256_ps(high_mask);
+  const __m256 f = _mm256_blendv_ps(f_low, f_high, high);
+  const __m256 e = _mm256_blendv_ps(e_low, e_high, high);
+
+  const __m256 z = _mm256_mul_ps(f, f);
+  __m256 p = _mm256_set1_ps(7.0376836292e-2f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-1.1514610310e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.1676998740e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-1.2420140846e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.4249322787e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-1.6668057665e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.0000714765e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-2.4999993993e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(3.3333331174e-1f));
+  __m256 y = _mm256_mul_ps(_mm256_mul_ps(f, z), p);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+  y = _mm256_fmadd_ps(_mm256_set1_ps(-0.5f), z, y);
+  __m256 ln = _mm256_add_ps(f, y);
+  ln = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), ln);
+  return _mm256_max_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), ln), _mm256_setzero_ps());
+}
+
+inline void v_cos_sin_turns(__m256i b, __m256& c_out, __m256& s_out) {
+  const __m256i q = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x20000000)), 30);
+  const __m256i rest = _mm256_sub_epi32(b, _mm256_slli_epi32(q, 30));
+  const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(rest), _mm256_set1_ps(1.46291807926715968e-9f));
+  const __m256 z = _mm256_mul_ps(x, x);
+  __m256 sp = _mm256_set1_ps(-1.9515295891e-4f);
+  sp = _mm256_fmadd_ps(sp, z, _mm256_set1_ps(8.3321608736e-3f));
+  sp = _mm256_fmadd_ps(sp, z, _mm256_set1_ps(-1.6666654611e-1f));
+  const __m256 s = _mm256_fmadd_ps(_mm256_mul_ps(sp, z), x, x);
+  __m256 cp = _mm256_set1_ps(2.443315711809948e-5f);
+  cp = _mm256_fmadd_ps(cp, z, _mm256_set1_ps(-1.388731625493765e-3f));
+  cp = _mm256_fmadd_ps(cp, z, _mm256_set1_ps(4.166664568298827e-2f));
+  const __m256 c = _mm256_fmadd_ps(_mm256_mul_ps(cp, z), z, _mm256_fmadd_ps(_mm256_set1_ps(-0.5f), z, _mm256_set1_ps(1.0f)));
+  const __m256 swap = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(q, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
+  const __m256 cos_sign = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_and_si256(_mm256_add_epi32(q, _mm256_set1_epi32(1)), _mm256_set1_epi32(2)), 30));
+  const __m256 sin_sign = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(q, _mm256_set1_epi32(2)), 30));
+  c_out = _mm256_xor_ps(_mm256_blendv_ps(c, s, swap), cos_sign);
+  s_out = _mm256_xor_ps(_mm256_blendv_ps(s, c, swap), sin_sign);
+}
+
+}  // namespace
+
+[[gnu::noinline]] void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out) {
+  for (int half = 0; half < kBatchCounters / 8; ++half) {
+    __m256i c0, c1, c2, c3;
+    load_counters(s, first_counter + std::uint64_t(8 * half), c0, c1, c2, c3);
+    philox8(c0, c1, c2, c3, std::uint32_t(s.seed), s.tensor);
+    store_interleaved(c0, c1, c2, c3, out + 32 * half);
+  }
+}
+
+[[gnu::noinline]] void normal_batch(const RandomStream& s, std::uint64_t first_counter, float* out) {
+  for (int half = 0; half < kBatchCounters / 8; ++half) {
+    __m256i c0, c1, c2, c3;
+    load_counters(s, first_counter + std::uint64_t(8 * half), c0, c1, c2, c3);
+    philox8(c0, c1, c2, c3, std::uint32_t(s.seed), s.tensor);
+    const __m256 r01 = _mm256_sqrt_ps(v_minus_two_log_u1(c0));
+    const __m256 r23 = _mm256_sqrt_ps(v_minus_two_log_u1(c2));
+    __m256 cos01, sin01, cos23, sin23;
+    v_cos_sin_turns(c1, cos01, sin01);
+    v_cos_sin_turns(c3, cos23, sin23);
+    store_interleaved(_mm256_castps_si256(_mm256_mul_ps(r01, cos01)), _mm256_castps_si256(_mm256_mul_ps(r01, sin01)),
+                      _mm256_castps_si256(_mm256_mul_ps(r23, cos23)), _mm256_castps_si256(_mm256_mul_ps(r23, sin23)),
+                      out + 32 * half);
+  }
+}
+
+#else  // portable scalar path: the same operations, one lane at a time
+
+[[gnu::noinline]] void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out) {
+  for (int l = 0; l < kBatchCounters; ++l) {
+    const std::uint64_t counter = first_counter + std::uint64_t(l);
+    const PhiloxCounter w = philox4x32_10(
+        {std::uint32_t(counter), std::uint32_t(counter >> 32), std::uint32_t(s.seed >> 32), std::uint32_t(s.stream)},
+        {std::uint32_t(s.seed), s.tensor});
+    for (int j = 0; j < 4; ++j) out[4 * l + j] = w[std::size_t(j)];
+  }
+}
+
+[[gnu::noinline]] void normal_batch(const RandomStream& s, std::uint64_t first_counter, float* out) {
+  alignas(64) std::uint32_t w[kBatchElements];
+  bits_batch(s, first_counter, w);
+  for (int pair = 0; pair < kBatchElements; pair += 2) {
+    const float r = std::sqrt(minus_two_log_u1(w[pair]));
+    float c, sn;
+    cos_sin_turns(w[pair + 1], c, sn);
+    out[pair] = r * c;
+    out[pair + 1] = r * sn;
+  }
+}
+
+#endif
+
+}  // namespace detail
+
+std::uint32_t tensor_key(std::string_view name) {
+  std::uint32_t h = 2166136261u;
+  for (const char ch : name) {
+    h ^= std::uint8_t(ch);
+    h *= 16777619u;
+  }
+  return h;
+}
+
+std::uint64_t derive_seed(std::uint64_t run_seed, std::uint64_t step, std::uint32_t purpose) {
+  const PhiloxCounter out = philox4x32_10(
+      {std::uint32_t(step), std::uint32_t(step >> 32), purpose, 0x7a6f5344u /* "zoSD" */},
+      {std::uint32_t(run_seed), std::uint32_t(run_seed >> 32)});
+  return (std::uint64_t(out[1]) << 32) | out[0];
+}
+
+namespace {
+
+void check_range(const char* what, std::int64_t begin, std::int64_t n) {
+  if (begin < 0 || n < 0) fail("{}: begin = {}, n = {}: must both be >= 0", what, begin, n);
+}
+
+// Calls emit(batch values, first element of the batch, index range [lo, hi) of the batch needed).
+template <class T, class Batch>
+void fill_batches(const RandomStream& s, std::int64_t begin, std::int64_t n, T* out, Batch batch) {
+  if (n == 0) return;
+  const std::uint64_t first = std::uint64_t(begin);
+  const std::uint64_t end = first + std::uint64_t(n);
+  std::uint64_t counter = first / 4;
+  alignas(64) T tmp[detail::kBatchElements];
+  while (4 * counter < end) {
+    const std::uint64_t e0 = 4 * counter;
+    const std::uint64_t lo = std::max(e0, first);
+    const std::uint64_t hi = std::min(e0 + detail::kBatchElements, end);
+    if (lo == e0 && hi == e0 + detail::kBatchElements) {
+      batch(s, counter, out + (e0 - first));
+    } else {
+      batch(s, counter, tmp);
+      std::memcpy(out + (lo - first), tmp + (lo - e0), (hi - lo) * sizeof(T));
+    }
+    counter += detail::kBatchCounters;
+  }
+}
+
+}  // namespace
+
+void fill_bits(const RandomStream& s, std::int64_t begin, std::int64_t n, std::uint32_t* out) {
+  check_range("fill_bits", begin, n);
+  fill_batches(s, begin, n, out, detail::bits_batch);
+}
+
+void fill_normal(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out) {
+  check_range("fill_normal", begin, n);
+  fill_batches(s, begin, n, out, detail::normal_batch);
+}
+
+void fill_uniform(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out) {
+  check_range("fill_uniform", begin, n);
+  fill_batches(s, begin, n, out, [](const RandomStream& st, std::uint64_t counter, float* dst) {
+    alignas(64) std::uint32_t w[detail::kBatchElements];
+    detail::bits_batch(st, counter, w);
+    for (int k = 0; k < detail::kBatchElements; ++k) dst[k] = detail::uniform_from_bits(w[k]);
+  });
+}
+
+void fill_rademacher(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out) {
+  check_range("fill_rademacher", begin, n);
+  fill_batches(s, begin, n, out, [](const RandomStream& st, std::uint64_t counter, float* dst) {
+    alignas(64) std::uint32_t w[detail::kBatchElements];
+    detail::bits_batch(st, counter, w);
+    for (int k = 0; k < detail::kBatchElements; ++k) dst[k] = detail::rademacher_from_bits(w[k]);
+  });
+}
+
+float normal_at(const RandomStream& s, std::int64_t i) {
+  check_range("normal_at", i, 1);
+  alignas(64) float tmp[detail::kBatchElements];
+  detail::normal_batch(s, std::uint64_t(i) / 4, tmp);
+  return tmp[i % 4];
+}
+
+std::uint32_t bits_at(const RandomStream& s, std::int64_t i) {
+  check_range("bits_at", i, 1);
+  const std::uint64_t counter = std::uint64_t(i) / 4;
+  const PhiloxCounter w = philox4x32_10(
+      {std::uint32_t(counter), std::uint32_t(counter >> 32), std::uint32_t(s.seed >> 32), std::uint32_t(s.stream)},
+      {std::uint32_t(s.seed), s.tensor});
+  return w[std::size_t(i % 4)];
+}
+
+}  // namespace zo

@@ -1,0 +1,352 @@
+// What every update rule shares: options, lazy per-param state, param groups, state_dict, and the
+// one fused pass. The per-element equations live in rules/*.cpp.
+#include "zo/optim/optimizer.hpp"
+
+#include "rules/rule.hpp"
+#include "zo/core/error.hpp"
+#include "zo/core/kernels.hpp"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <regex>
+#include <unordered_map>
+
+namespace zo {
+
+std::string_view to_string(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::zo_sgd: return "zo-sgd";
+    case OptimizerKind::zo_sign_sgd: return "zo-sign-sgd";
+    case OptimizerKind::zo_sgd_sign: return "zo-sgd-sign";
+    case OptimizerKind::zo_rmsprop: return "zo-rmsprop";
+    case OptimizerKind::zo_adamm: return "zo-adamm";
+    case OptimizerKind::r_adazo: return "r-adazo";
+  }
+  return "unknown";
+}
+
+OptimizerKind optimizer_kind_from_string(std::string_view name) {
+  for (auto kind : {OptimizerKind::zo_sgd, OptimizerKind::zo_sign_sgd, OptimizerKind::zo_sgd_sign,
+                    OptimizerKind::zo_rmsprop, OptimizerKind::zo_adamm, OptimizerKind::r_adazo}) {
+    if (to_string(kind) == name) return kind;
+  }
+  fail("unknown optimizer '{}': expected one of zo-sgd, zo-sign-sgd, zo-sgd-sign, zo-rmsprop, zo-adamm, r-adazo",
+       name);
+}
+
+std::string_view to_string(StateScope scope) {
+  switch (scope) {
+    case StateScope::all: return "all";
+    case StateScope::active_block: return "active-block";
+  }
+  return "unknown";
+}
+
+StateScope state_scope_from_string(std::string_view name) {
+  if (name == "all") return StateScope::all;
+  if (name == "active-block") return StateScope::active_block;
+  fail("unknown optimizer state scope '{}': expected one of all, active-block", name);
+}
+
+namespace {
+
+std::regex compile(const std::string& pattern, std::string_view field) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    fail("optimizer option {} = '{}': not a valid ECMAScript regex ({})", field, pattern, e.what());
+  }
+}
+
+bool in_unit_interval(double x) { return x >= 0.0 && x < 1.0; }
+
+}  // namespace
+
+void OptimizerOptions::validate() const {
+  if (!(std::isfinite(lr) && lr > 0.0)) fail("optimizer option lr = {}: must be finite and > 0", lr);
+  if (!in_unit_interval(momentum)) fail("optimizer option momentum = {}: must be in [0, 1)", momentum);
+  if (!(std::isfinite(weight_decay) && weight_decay >= 0.0))
+    fail("optimizer option weight_decay = {}: must be finite and >= 0", weight_decay);
+  if (!in_unit_interval(beta1)) fail("optimizer option beta1 = {}: must be in [0, 1)", beta1);
+  if (!in_unit_interval(beta2)) fail("optimizer option beta2 = {}: must be in [0, 1)", beta2);
+  if (!(std::isfinite(zeta) && zeta > 0.0)) fail("optimizer option zeta = {}: must be finite and > 0", zeta);
+  if (!no_decay_pattern.empty()) compile(no_decay_pattern, "no_decay_pattern");
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const ParamGroup& g = groups[i];
+    if (g.pattern.empty()) fail("optimizer option groups[{}].pattern is empty: it must name params (a regex)", i);
+    compile(g.pattern, fmt::format("groups[{}].pattern", i));
+    if (!(std::isfinite(g.lr_scale) && g.lr_scale >= 0.0))
+      fail("optimizer option groups[{}].lr_scale = {}: must be finite and >= 0", i, g.lr_scale);
+    if (g.weight_decay && !(std::isfinite(*g.weight_decay) && *g.weight_decay >= 0.0))
+      fail("optimizer option groups[{}].weight_decay = {}: must be finite and >= 0", i, *g.weight_decay);
+  }
+}
+
+namespace {
+
+const rules::Rule& rule_for(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::zo_sgd: return rules::zo_sgd();
+    case OptimizerKind::zo_sign_sgd: return rules::zo_sign_sgd();
+    case OptimizerKind::zo_sgd_sign: return rules::zo_sgd_sign();
+    case OptimizerKind::zo_rmsprop: return rules::zo_rmsprop();
+    case OptimizerKind::zo_adamm: return rules::zo_adamm();
+    case OptimizerKind::r_adazo: return rules::r_adazo();
+  }
+  fail("unknown optimizer kind {}", int(kind));
+}
+
+class RuleOptimizer final : public Optimizer {
+ public:
+  RuleOptimizer(OptimizerOptions options, const rules::Rule& rule)
+      : Optimizer(std::move(options)), rule_(rule), slot_names_(rule.slots(options_)) {
+    if (!options_.no_decay_pattern.empty()) no_decay_ = compile(options_.no_decay_pattern, "no_decay_pattern");
+    for (const ParamGroup& g : options_.groups) groups_.push_back(compile(g.pattern, "groups"));
+  }
+
+  void step(ParamSet& params, const Direction& direction, const Estimate& estimate, double lr) override;
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& state, const ParamSet& params) override;
+  std::int64_t state_bytes() const override;
+
+ private:
+  struct ParamState {
+    std::int64_t t = 0;                     // updates this param has received
+    std::vector<std::vector<float>> slots;  // one per slot name, numel each
+  };
+  struct Hyper {
+    double lr_scale = 1.0;
+    double weight_decay = 0.0;
+  };
+  // Per moving param, for the fused pass.
+  struct Active {
+    bool moving = false;
+    float* state[3] = {};
+    float lr = 0.0f;
+    float weight_decay = 0.0f;
+    float bias1 = 1.0f;
+    float bias2 = 1.0f;
+  };
+
+  const Hyper& hyper(const std::string& name);
+  void visit(const UpdateChunk& chunk) const;
+
+  const rules::Rule& rule_;
+  std::vector<std::string> slot_names_;
+  std::map<std::string, ParamState> state_;  // by param name
+  std::int64_t t_ = 0;                       // steps applied
+  std::optional<std::regex> no_decay_;
+  std::vector<std::regex> groups_;
+  std::unordered_map<std::string, Hyper> hyper_cache_;
+  // Scratch reused across steps (no per-step allocation once sized).
+  std::vector<Draw> draws_;
+  std::vector<float> coef_;
+  std::vector<Active> active_;
+  std::vector<std::size_t> moving_;
+};
+
+const RuleOptimizer::Hyper& RuleOptimizer::hyper(const std::string& name) {
+  auto it = hyper_cache_.find(name);
+  if (it != hyper_cache_.end()) return it->second;
+  Hyper h;
+  h.weight_decay = options_.weight_decay;
+  if (no_decay_ && std::regex_search(name, *no_decay_)) h.weight_decay = 0.0;
+  for (std::size_t i = 0; i < groups_.size(); ++i) {
+    if (std::regex_search(name, groups_[i])) {
+      h.lr_scale = options_.groups[i].lr_scale;
+      if (options_.groups[i].weight_decay) h.weight_decay = *options_.groups[i].weight_decay;
+      break;
+    }
+  }
+  return hyper_cache_.emplace(name, h).first->second;
+}
+
+void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Estimate& estimate, double lr) {
+  const std::string_view name = to_string(options_.kind);
+  // Everything is checked before anything is written.
+  if (!estimate.finite)
+    fail("{} step {}: the estimate is not finite (a loss evaluation was NaN or Inf); parameters left unchanged",
+         name, estimate.step);
+  if (estimate.probes.empty()) fail("{} step {}: the estimate has no probes", name, estimate.step);
+  for (std::size_t k = 0; k < estimate.probes.size(); ++k) {
+    const double rho = estimate.probes[k].rho;
+    if (!std::isfinite(rho))
+      fail("{} step {}: probe {} has rho = {}, not finite; parameters left unchanged", name, estimate.step, k, rho);
+  }
+  if (!(std::isfinite(lr) && lr >= 0.0)) fail("{} step {}: lr = {}: must be finite and >= 0", name, estimate.step, lr);
+  const auto blocks = params.blocks();
+  const auto all_params = params.params();
+  for (std::uint32_t b : estimate.blocks) {
+    if (b >= blocks.size())
+      fail("{} step {}: block {} out of range (the params have {} blocks)", name, estimate.step, b, blocks.size());
+  }
+
+  active_.assign(all_params.size(), Active{});
+  moving_.clear();
+  for (std::uint32_t b : estimate.blocks) {
+    for (std::size_t p : blocks[b].params) {
+      if (!active_[p].moving) moving_.push_back(p);
+      active_[p].moving = true;
+    }
+  }
+  for (std::size_t p : moving_) {
+    auto it = state_.find(all_params[p].name);
+    if (it != state_.end() && !it->second.slots.empty() &&
+        std::int64_t(it->second.slots[0].size()) != all_params[p].numel)
+      fail("{} state for parameter '{}' has {} elements, the parameter has {}", name, all_params[p].name,
+           it->second.slots[0].size(), all_params[p].numel);
+  }
+
+  if (options_.state == StateScope::active_block) {
+    for (auto it = state_.begin(); it != state_.end();) {
+      const Param* p = params.find(it->first);
+      const bool keep = p != nullptr && active_[std::size_t(p - all_params.data())].moving;
+      it = keep ? std::next(it) : state_.erase(it);
+    }
+  }
+
+  for (std::size_t p : moving_) {
+    const Param& param = all_params[p];
+    ParamState& s = state_[param.name];
+    if (s.slots.size() != slot_names_.size()) {
+      s.slots.assign(slot_names_.size(), std::vector<float>(std::size_t(param.numel), 0.0f));
+    }
+    ++s.t;
+    const Hyper& h = hyper(param.name);
+    Active& a = active_[p];
+    for (std::size_t k = 0; k < s.slots.size(); ++k) a.state[k] = s.slots[k].data();
+    a.lr = float(lr * h.lr_scale);
+    a.weight_decay = float(h.weight_decay);
+    if (options_.bias_correction) {
+      a.bias1 = float(1.0 - std::pow(options_.beta1, double(s.t)));
+      a.bias2 = float(1.0 - std::pow(options_.beta2, double(s.t)));
+    }
+  }
+  ++t_;
+
+  const std::size_t q = estimate.probes.size();
+  draws_.resize(q);
+  coef_.resize(q);
+  for (std::size_t k = 0; k < q; ++k) {
+    const double rho = estimate.probes[k].rho;
+    draws_[k] = estimate.probes[k].draw;
+    const double c = rule_.sign_of_rho ? double((rho > 0.0) - (rho < 0.0)) : rho;
+    coef_[k] = float(c / double(q));
+  }
+  fused_update(params, direction, estimate.blocks, draws_, [this](const UpdateChunk& chunk) { visit(chunk); });
+}
+
+void RuleOptimizer::visit(const UpdateChunk& chunk) const {
+  const Active& a = active_[chunk.param];
+  if (!a.moving) return;
+  float g[kChunk];
+  const std::int64_t n = chunk.n;
+  const float* z0 = chunk.z[0];
+  const float c0 = coef_[0];
+  for (std::int64_t i = 0; i < n; ++i) g[i] = c0 * z0[i];
+  for (std::size_t k = 1; k < chunk.z.size(); ++k) {
+    const float* zk = chunk.z[k];
+    const float ck = coef_[k];
+    for (std::int64_t i = 0; i < n; ++i) g[i] += ck * zk[i];
+  }
+  if (a.weight_decay != 0.0f) {
+    const float wd = a.weight_decay;
+    for (std::int64_t i = 0; i < n; ++i) g[i] += wd * chunk.theta[i];
+  }
+  rules::Chunk c;
+  c.theta = chunk.theta;
+  c.g = g;
+  c.n = n;
+  for (std::size_t k = 0; k < slot_names_.size(); ++k) c.state[k] = a.state[k] + chunk.begin;
+  c.lr = a.lr;
+  c.bias1 = a.bias1;
+  c.bias2 = a.bias2;
+  c.options = &options_;
+  rule_.apply(c);
+}
+
+StateDict RuleOptimizer::state_dict() const {
+  StateDict out;
+  out.kind = std::string(to_string(options_.kind));
+  out.scalars["t"] = double(t_);
+  for (const auto& [name, s] : state_) {
+    out.scalars[name + "/t"] = double(s.t);
+    for (std::size_t k = 0; k < s.slots.size(); ++k) out.tensors[name + "/" + slot_names_[k]] = s.slots[k];
+  }
+  return out;
+}
+
+void RuleOptimizer::load_state_dict(const StateDict& state, const ParamSet& params) {
+  const std::string_view kind = to_string(options_.kind);
+  if (state.kind != kind) fail("state dict is for optimizer '{}', this optimizer is '{}'", state.kind, kind);
+  std::map<std::string, ParamState> loaded;
+  const auto split = [](const std::string& key) {
+    const auto slash = key.rfind('/');
+    if (slash == std::string::npos) return std::pair<std::string, std::string>{key, ""};
+    return std::pair<std::string, std::string>{key.substr(0, slash), key.substr(slash + 1)};
+  };
+  for (const auto& [key, values] : state.tensors) {
+    const auto [name, slot] = split(key);
+    const Param* p = params.find(name);
+    if (p == nullptr) fail("state dict tensor '{}': no parameter named '{}'", key, name);
+    const auto it = std::find(slot_names_.begin(), slot_names_.end(), slot);
+    if (it == slot_names_.end())
+      fail("state dict tensor '{}': '{}' is not a state of {} (its states: {})", key, slot, kind,
+           slot_names_.empty() ? std::string("none") : fmt::format("{}", fmt::join(slot_names_, ", ")));
+    if (std::int64_t(values.size()) != p->numel)
+      fail("state dict tensor '{}': {} elements, parameter '{}' has {}", key, values.size(), name, p->numel);
+    ParamState& s = loaded[name];
+    s.slots.resize(slot_names_.size());
+    s.slots[std::size_t(it - slot_names_.begin())] = values;
+  }
+  double t = -1.0;
+  for (const auto& [key, value] : state.scalars) {
+    if (!(std::isfinite(value) && value >= 0.0 && value == std::floor(value)))
+      fail("state dict scalar '{}' = {}: must be a whole number >= 0", key, value);
+    if (key == "t") {
+      t = value;
+      continue;
+    }
+    const auto [name, field] = split(key);
+    if (field != "t") fail("state dict scalar '{}': unknown (expected 't' or '<param>/t')", key);
+    if (params.find(name) == nullptr) fail("state dict scalar '{}': no parameter named '{}'", key, name);
+    if (slot_names_.empty()) {
+      loaded[name];  // stateless rules keep only the count
+    } else if (loaded.find(name) == loaded.end()) {
+      fail("state dict scalar '{}': parameter '{}' has no state tensors", key, name);
+    }
+    loaded[name].t = std::int64_t(value);
+  }
+  if (t < 0.0) fail("state dict lacks the scalar 't' (steps applied)");
+  for (auto& [name, s] : loaded) {
+    for (std::size_t k = 0; k < slot_names_.size(); ++k) {
+      if (s.slots[k].empty()) fail("state dict lacks tensor '{}/{}'", name, slot_names_[k]);
+    }
+    if (state.scalars.find(name + "/t") == state.scalars.end()) fail("state dict lacks scalar '{}/t'", name);
+  }
+  if (slot_names_.empty()) {
+    for (auto& [name, s] : loaded) s.slots.clear();
+  }
+  state_ = std::move(loaded);
+  t_ = std::int64_t(t);
+}
+
+std::int64_t RuleOptimizer::state_bytes() const {
+  std::int64_t bytes = 0;
+  for (const auto& [name, s] : state_) {
+    for (const auto& slot : s.slots) bytes += std::int64_t(slot.size() * sizeof(float));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::unique_ptr<Optimizer> Optimizer::create(OptimizerOptions options) {
+  options.validate();
+  const rules::Rule& rule = rule_for(options.kind);
+  return std::unique_ptr<Optimizer>(new RuleOptimizer(std::move(options), rule));
+}
+
+}  // namespace zo

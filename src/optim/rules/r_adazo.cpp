@@ -1,0 +1,39 @@
+// R-AdaZO (Shu et al., ICML 2025, arXiv 2502.01014), the paper's update:
+//   m_t = β₁ m_{t−1} + (1 − β₁) ĝ_t
+//   v_t = β₂ v_{t−1} + (1 − β₂) m_t²        the refinement: the second moment is built from the
+//                                           variance-reduced m_t, not from ĝ_t²
+//   θ_t = θ_{t−1} − η m_t / √(v_t + ζ)
+// zeta_outside_root gives √v_t + ζ (the authors' code); bias_correction divides m_t by (1 − β₁ᵗ)
+// and v_t by (1 − β₂ᵗ) (v_t itself is built from the uncorrected m_t). Both off by default.
+#include "rule.hpp"
+
+namespace zo::rules {
+namespace {
+
+std::vector<std::string> slots(const OptimizerOptions&) { return {"m", "v"}; }
+
+void apply(const Chunk& c) {
+  const float lr = c.lr;
+  const float beta1 = float(c.options->beta1);
+  const float beta2 = float(c.options->beta2);
+  const float zeta = float(c.options->zeta);
+  const bool outside = c.options->zeta_outside_root;
+  const float inv_bias1 = 1.0f / c.bias1;
+  const float inv_bias2 = 1.0f / c.bias2;
+  float* m = c.state[0];
+  float* v = c.state[1];
+  for (std::int64_t i = 0; i < c.n; ++i) {
+    m[i] = beta1 * m[i] + (1.0f - beta1) * c.g[i];
+    v[i] = beta2 * v[i] + (1.0f - beta2) * m[i] * m[i];
+    c.theta[i] -= lr * (m[i] * inv_bias1) * inverse_denominator(v[i] * inv_bias2, zeta, outside);
+  }
+}
+
+}  // namespace
+
+const Rule& r_adazo() {
+  static const Rule rule{OptimizerKind::r_adazo, &slots, false, &apply};
+  return rule;
+}
+
+}  // namespace zo::rules

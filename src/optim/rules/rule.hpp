@@ -1,0 +1,50 @@
+// Internal: the per-element part of an update rule. optimizer.cpp owns everything rules share
+// (validation, lazy state, param groups, state_dict, the fused pass); a rule sees one chunk of one
+// param and reads line by line against its paper equation (optimizer.hpp lists them).
+#pragma once
+
+#include "zo/optim/optimizer.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zo::rules {
+
+// One chunk of one param, as a rule sees it. `g` is already ĝ + λθ: the probes' Σ_k c_k z_k with
+// c_k = ρ_k / q (or sign(ρ_k) / q for zo-sgd-sign), plus coupled (L2) weight decay, computed in
+// the chunk before the rule runs.
+struct Chunk {
+  float* theta = nullptr;          // θ[0..n), updated in place
+  const float* g = nullptr;        // ĝ + λθ, [0..n)
+  std::int64_t n = 0;
+  float* state[3] = {};            // the rule's slots (see Rule::slots), [0..n) of this chunk
+  float lr = 0.0f;                 // η · schedule · group lr_scale
+  float bias1 = 1.0f;              // 1 − β₁ᵗ when bias_correction, else 1 (t: this param's updates)
+  float bias2 = 1.0f;              // 1 − β₂ᵗ when bias_correction, else 1
+  const OptimizerOptions* options = nullptr;
+};
+
+struct Rule {
+  OptimizerKind kind;
+  // Names of the float32 state tensors, one value per element of θ ("m", "v", …); may be empty.
+  std::vector<std::string> (*slots)(const OptimizerOptions&);
+  // True when c_k = sign(ρ_k) / q instead of ρ_k / q (zo-sgd-sign).
+  bool sign_of_rho;
+  void (*apply)(const Chunk&);
+};
+
+// 1/√(v + ζ), or 1/(√v + ζ) when zeta_outside_root (the R-AdaZO authors' code).
+inline float inverse_denominator(float v, float zeta, bool zeta_outside_root) {
+  return zeta_outside_root ? 1.0f / (std::sqrt(v) + zeta) : 1.0f / std::sqrt(v + zeta);
+}
+
+const Rule& zo_sgd();
+const Rule& zo_sign_sgd();
+const Rule& zo_sgd_sign();
+const Rule& zo_rmsprop();
+const Rule& zo_adamm();
+const Rule& r_adazo();
+
+}  // namespace zo::rules
