@@ -359,7 +359,7 @@ double raw_sum_of_squares(const Param& p, std::uint64_t seed) {
   const RandomStream stream{seed, p.key, Stream::value};
   const std::int64_t chunks = (p.numel + kChunk - 1) / kChunk;
   std::vector<double> partial(std::size_t(chunks), 0.0);
-#pragma omp parallel
+#pragma omp parallel if (chunks > 1)
   {
     alignas(64) float z[kChunk];
 #pragma omp for schedule(static)

@@ -73,7 +73,7 @@ template <class Body>
 void for_each_chunk(std::int64_t chunks, Body&& body) {
   std::exception_ptr error;
   std::mutex error_mutex;
-#pragma omp parallel
+#pragma omp parallel if (chunks > 1)
   {
     auto state = body.make_state();
 #pragma omp for schedule(static)

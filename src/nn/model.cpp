@@ -1,0 +1,600 @@
+// OPT and LLaMA forward passes over ops.hpp, following HF's modeling_opt.py / modeling_llama.py.
+// Parameters live in one owned buffer (64-byte aligned views, llm.c style), in their stored dtype.
+#include "zo/nn/model.hpp"
+
+#include "zo/core/error.hpp"
+#include "zo/nn/ops.hpp"
+#include "zo/nn/safetensors.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+
+namespace zo::nn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shape_text(const std::vector<std::int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+// One parameter tensor: its HF name, shape and place in the owned buffer.
+struct Tensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  DType dtype = DType::f32;
+  std::size_t offset = 0;  // bytes into the buffer
+  std::int64_t numel = 0;
+  std::size_t nbytes() const { return std::size_t(numel) * size_of(dtype); }
+};
+
+// The tensors an architecture needs, in forward order, with their block.
+struct Spec {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::string block;
+};
+
+std::vector<Spec> expected_tensors(const ModelConfig& c) {
+  const std::int64_t C = c.hidden_size, V = c.vocab_size, F = c.ffn_dim;
+  std::vector<Spec> s;
+  if (c.arch == Architecture::opt) {
+    const std::string p = "model.decoder.";
+    s.push_back({p + "embed_tokens.weight", {V, C}, "embeddings"});
+    s.push_back({p + "embed_positions.weight", {c.max_positions + 2, C}, "embeddings"});
+    for (std::int64_t l = 0; l < c.num_layers; ++l) {
+      const std::string lp = fmt::format("{}layers.{}.", p, l), block = fmt::format("layers.{}", l);
+      for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+        s.push_back({lp + "self_attn." + proj + ".weight", {C, C}, block});
+        if (c.enable_bias) s.push_back({lp + "self_attn." + proj + ".bias", {C}, block});
+      }
+      s.push_back({lp + "self_attn_layer_norm.weight", {C}, block});
+      s.push_back({lp + "self_attn_layer_norm.bias", {C}, block});
+      s.push_back({lp + "fc1.weight", {F, C}, block});
+      if (c.enable_bias) s.push_back({lp + "fc1.bias", {F}, block});
+      s.push_back({lp + "fc2.weight", {C, F}, block});
+      if (c.enable_bias) s.push_back({lp + "fc2.bias", {C}, block});
+      s.push_back({lp + "final_layer_norm.weight", {C}, block});
+      s.push_back({lp + "final_layer_norm.bias", {C}, block});
+    }
+    if (c.final_layer_norm) {
+      s.push_back({p + "final_layer_norm.weight", {C}, "head"});
+      s.push_back({p + "final_layer_norm.bias", {C}, "head"});
+    }
+  } else {
+    const std::int64_t NH = c.num_heads, NKV = c.num_kv_heads, HD = c.head_dim;
+    s.push_back({"model.embed_tokens.weight", {V, C}, "embeddings"});
+    for (std::int64_t l = 0; l < c.num_layers; ++l) {
+      const std::string lp = fmt::format("model.layers.{}.", l), block = fmt::format("layers.{}", l);
+      s.push_back({lp + "input_layernorm.weight", {C}, block});
+      s.push_back({lp + "self_attn.q_proj.weight", {NH * HD, C}, block});
+      s.push_back({lp + "self_attn.k_proj.weight", {NKV * HD, C}, block});
+      s.push_back({lp + "self_attn.v_proj.weight", {NKV * HD, C}, block});
+      s.push_back({lp + "self_attn.o_proj.weight", {C, NH * HD}, block});
+      s.push_back({lp + "post_attention_layernorm.weight", {C}, block});
+      s.push_back({lp + "mlp.gate_proj.weight", {F, C}, block});
+      s.push_back({lp + "mlp.up_proj.weight", {F, C}, block});
+      s.push_back({lp + "mlp.down_proj.weight", {C, F}, block});
+    }
+    s.push_back({"model.norm.weight", {C}, "head"});
+  }
+  if (!c.tie_word_embeddings) s.push_back({"lm_head.weight", {V, C}, "head"});
+  return s;
+}
+
+// Drops the pages of [p, p+n) of a read-only file mapping from this process's resident set once
+// they are copied, so that loading does not hold the weights twice (they are re-read from the page
+// cache if ever touched again).
+void release_pages(const void* p, std::size_t n) {
+  const auto page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto begin = (std::uintptr_t(p) + page - 1) / page * page;
+  const auto end = (std::uintptr_t(p) + n) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+struct AlignedFree {
+  void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+
+// Per-layer weights as views (WeightRef), resolved once after load.
+struct LayerRefs {
+  WeightRef ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln2_w, ln2_b;
+  WeightRef fc1_w, fc1_b, fc2_w, fc2_b;      // OPT
+  WeightRef gate_w, up_w, down_w;            // LLaMA
+};
+
+}  // namespace
+
+struct Model::Impl {
+  ModelConfig config;
+  fs::path dir;
+  std::unique_ptr<std::byte[], AlignedFree> buffer;
+  std::size_t buffer_bytes = 0;
+  std::vector<Tensor> tensors;
+  std::vector<std::string> blocks_of;  // block name per tensor
+  std::map<std::string, std::size_t, std::less<>> index;
+
+  WeightRef embed, positions, final_w, final_b, head;
+  std::vector<LayerRefs> layers;
+
+  // Activations, grown to the largest batch seen (ops.hpp names).
+  ops::Scratch scratch;
+  std::vector<float> ln, q, k, v, att, proj, h1, h2;
+  std::vector<std::int32_t> pos;
+
+  WeightRef ref(const std::string& name) const {
+    auto it = index.find(name);
+    if (it == index.end()) return {};
+    const Tensor& t = tensors[it->second];
+    return WeightRef{buffer.get() + t.offset, t.dtype};
+  }
+  void resolve_refs();
+
+  void check_batch(const TokenBatch& batch) const;
+  void prepare(const TokenBatch& batch);
+  void embed_into(const TokenBatch& batch, float* x);
+  void run_layer(std::int64_t l, const TokenBatch& batch, float* x);
+  void run_layers(std::int64_t first, std::int64_t last, const TokenBatch& batch, float* x) {
+    for (std::int64_t l = first; l < last; ++l) run_layer(l, batch, x);
+  }
+  void final_norm(float* x, std::int64_t rows);
+  std::vector<float> head_all(float* x, std::int64_t N);
+  LossResult loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels);
+};
+
+namespace {
+
+template <class T>
+void grow(std::vector<T>& v, std::int64_t n) {
+  if (v.size() < std::size_t(n)) v.resize(std::size_t(n));
+}
+
+}  // namespace
+
+void Model::Impl::resolve_refs() {
+  const ModelConfig& c = config;
+  layers.assign(std::size_t(c.num_layers), {});
+  if (c.arch == Architecture::opt) {
+    embed = ref("model.decoder.embed_tokens.weight");
+    positions = ref("model.decoder.embed_positions.weight");
+    final_w = ref("model.decoder.final_layer_norm.weight");
+    final_b = ref("model.decoder.final_layer_norm.bias");
+    for (std::int64_t l = 0; l < c.num_layers; ++l) {
+      const std::string p = fmt::format("model.decoder.layers.{}.", l);
+      LayerRefs& r = layers[std::size_t(l)];
+      r.ln1_w = ref(p + "self_attn_layer_norm.weight");
+      r.ln1_b = ref(p + "self_attn_layer_norm.bias");
+      r.q_w = ref(p + "self_attn.q_proj.weight");
+      r.q_b = ref(p + "self_attn.q_proj.bias");
+      r.k_w = ref(p + "self_attn.k_proj.weight");
+      r.k_b = ref(p + "self_attn.k_proj.bias");
+      r.v_w = ref(p + "self_attn.v_proj.weight");
+      r.v_b = ref(p + "self_attn.v_proj.bias");
+      r.o_w = ref(p + "self_attn.out_proj.weight");
+      r.o_b = ref(p + "self_attn.out_proj.bias");
+      r.ln2_w = ref(p + "final_layer_norm.weight");
+      r.ln2_b = ref(p + "final_layer_norm.bias");
+      r.fc1_w = ref(p + "fc1.weight");
+      r.fc1_b = ref(p + "fc1.bias");
+      r.fc2_w = ref(p + "fc2.weight");
+      r.fc2_b = ref(p + "fc2.bias");
+    }
+  } else {
+    embed = ref("model.embed_tokens.weight");
+    final_w = ref("model.norm.weight");
+    for (std::int64_t l = 0; l < c.num_layers; ++l) {
+      const std::string p = fmt::format("model.layers.{}.", l);
+      LayerRefs& r = layers[std::size_t(l)];
+      r.ln1_w = ref(p + "input_layernorm.weight");
+      r.q_w = ref(p + "self_attn.q_proj.weight");
+      r.k_w = ref(p + "self_attn.k_proj.weight");
+      r.v_w = ref(p + "self_attn.v_proj.weight");
+      r.o_w = ref(p + "self_attn.o_proj.weight");
+      r.ln2_w = ref(p + "post_attention_layernorm.weight");
+      r.gate_w = ref(p + "mlp.gate_proj.weight");
+      r.up_w = ref(p + "mlp.up_proj.weight");
+      r.down_w = ref(p + "mlp.down_proj.weight");
+    }
+  }
+  head = c.tie_word_embeddings ? embed : ref("lm_head.weight");
+}
+
+void Model::Impl::check_batch(const TokenBatch& batch) const {
+  if (batch.B <= 0 || batch.T <= 0) fail("token batch: B = {}, T = {}: both must be > 0", batch.B, batch.T);
+  const auto N = std::size_t(batch.B * batch.T);
+  if (batch.tokens.size() != N)
+    fail("token batch: {} token ids for B × T = {} × {} = {}", batch.tokens.size(), batch.B, batch.T, N);
+  if (!batch.mask.empty()) {
+    if (batch.mask.size() != N)
+      fail("token batch: attention mask of {} entries for B × T = {} × {} = {}", batch.mask.size(), batch.B, batch.T, N);
+    for (std::size_t i = 0; i < N; ++i)
+      if (batch.mask[i] != 0 && batch.mask[i] != 1)
+        fail("token batch: attention mask entry {} = {}: must be 0 or 1", i, batch.mask[i]);
+  }
+}
+
+// Position ids, and activation buffers sized for the batch.
+void Model::Impl::prepare(const TokenBatch& batch) {
+  check_batch(batch);
+  const ModelConfig& c = config;
+  const std::int64_t B = batch.B, T = batch.T, N = B * T;
+  grow(pos, N);
+  for (std::int64_t b = 0; b < B; ++b) {
+    std::int32_t count = 0;
+    for (std::int64_t t = 0; t < T; ++t) {
+      const std::int64_t i = b * T + t;
+      if (c.arch == Architecture::opt) {
+        // HF: position_ids = cumsum(mask) · mask − 1, looked up at position_ids + 2.
+        const std::int32_t m = batch.mask.empty() ? 1 : batch.mask[std::size_t(i)];
+        count += m;
+        pos[std::size_t(i)] = count * m - 1 + 2;
+      } else {
+        pos[std::size_t(i)] = std::int32_t(t);  // HF LLaMA forward: position_ids = arange(T)
+      }
+    }
+  }
+  if (c.arch == Architecture::llama && T > c.max_positions)
+    fail("token batch: T = {} exceeds max_position_embeddings = {}", T, c.max_positions);
+  const std::int64_t C = c.hidden_size, QD = c.num_heads * c.head_dim, KD = c.num_kv_heads * c.head_dim;
+  grow(ln, N * C);
+  grow(q, N * QD);
+  grow(k, N * KD);
+  grow(v, N * KD);
+  grow(att, N * QD);
+  grow(proj, N * C);
+  grow(h1, N * c.ffn_dim);
+  if (c.arch == Architecture::llama) grow(h2, N * c.ffn_dim);
+}
+
+void Model::Impl::embed_into(const TokenBatch& batch, float* x) {
+  const std::int64_t N = batch.B * batch.T, C = config.hidden_size;
+  ops::embedding(x, batch.tokens.data(), embed, N, C, config.vocab_size);
+  if (config.arch == Architecture::opt) ops::add_embedding(x, pos.data(), positions, N, C, config.max_positions + 2);
+}
+
+void Model::Impl::run_layer(std::int64_t l, const TokenBatch& batch, float* x) {
+  const ModelConfig& c = config;
+  const LayerRefs& r = layers[std::size_t(l)];
+  const std::int64_t B = batch.B, T = batch.T, N = B * T, C = c.hidden_size, F = c.ffn_dim;
+  const std::int64_t NH = c.num_heads, NKV = c.num_kv_heads, HD = c.head_dim;
+  const std::int32_t* mask = batch.mask.empty() ? nullptr : batch.mask.data();
+  const float scale = 1.0f / std::sqrt(float(HD));
+
+  if (c.arch == Architecture::opt) {
+    // x (N, C) ← x + Attn(LN₁(x)), then x ← x + FC₂(relu(FC₁(LN₂(x)))) (pre-norm; post-norm for 350m-style).
+    const float* a_in = x;
+    if (c.do_layer_norm_before) {
+      ops::layernorm(ln.data(), x, r.ln1_w, r.ln1_b, N, C, c.layer_norm_eps, scratch);
+      a_in = ln.data();
+    }
+    ops::matmul(q.data(), a_in, r.q_w, r.q_b, N, C, C, scratch);  // q (B, T, NH, HD)
+    ops::matmul(k.data(), a_in, r.k_w, r.k_b, N, C, C, scratch);  // k (B, T, NH, HD)
+    ops::matmul(v.data(), a_in, r.v_w, r.v_b, N, C, C, scratch);  // v (B, T, NH, HD)
+    ops::attention(att.data(), q.data(), k.data(), v.data(), mask, B, T, NH, NKV, HD, scale);
+    ops::matmul(proj.data(), att.data(), r.o_w, r.o_b, N, C, C, scratch);
+    ops::add(x, proj.data(), N * C);
+    if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln1_w, r.ln1_b, N, C, c.layer_norm_eps, scratch);
+
+    const float* f_in = x;
+    if (c.do_layer_norm_before) {
+      ops::layernorm(ln.data(), x, r.ln2_w, r.ln2_b, N, C, c.layer_norm_eps, scratch);
+      f_in = ln.data();
+    }
+    ops::matmul(h1.data(), f_in, r.fc1_w, r.fc1_b, N, C, F, scratch);  // h1 (N, F)
+    ops::relu(h1.data(), N * F);
+    ops::matmul(proj.data(), h1.data(), r.fc2_w, r.fc2_b, N, F, C, scratch);
+    ops::add(x, proj.data(), N * C);
+    if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln2_w, r.ln2_b, N, C, c.layer_norm_eps, scratch);
+    return;
+  }
+
+  // LLaMA: x ← x + Attn(RMSNorm₁(x)) with rotary q, k; x ← x + Down(silu(Gate(h)) · Up(h)), h = RMSNorm₂(x).
+  const std::int64_t QD = NH * HD, KD = NKV * HD;
+  ops::rmsnorm(ln.data(), x, r.ln1_w, N, C, c.rms_norm_eps, scratch);
+  ops::matmul(q.data(), ln.data(), r.q_w, {}, N, C, QD, scratch);  // q (B, T, NH, HD)
+  ops::matmul(k.data(), ln.data(), r.k_w, {}, N, C, KD, scratch);  // k (B, T, NKV, HD)
+  ops::matmul(v.data(), ln.data(), r.v_w, {}, N, C, KD, scratch);  // v (B, T, NKV, HD)
+  ops::rope(q.data(), pos.data(), N, NH, HD, c.rope_theta);
+  ops::rope(k.data(), pos.data(), N, NKV, HD, c.rope_theta);
+  ops::attention(att.data(), q.data(), k.data(), v.data(), mask, B, T, NH, NKV, HD, scale);
+  ops::matmul(proj.data(), att.data(), r.o_w, {}, N, QD, C, scratch);
+  ops::add(x, proj.data(), N * C);
+  ops::rmsnorm(ln.data(), x, r.ln2_w, N, C, c.rms_norm_eps, scratch);
+  ops::matmul(h1.data(), ln.data(), r.gate_w, {}, N, C, F, scratch);  // gate (N, F)
+  ops::matmul(h2.data(), ln.data(), r.up_w, {}, N, C, F, scratch);    // up (N, F)
+  ops::silu_mul(h1.data(), h2.data(), N * F);
+  ops::matmul(proj.data(), h1.data(), r.down_w, {}, N, F, C, scratch);
+  ops::add(x, proj.data(), N * C);
+}
+
+void Model::Impl::final_norm(float* x, std::int64_t rows) {
+  const std::int64_t C = config.hidden_size;
+  if (config.arch == Architecture::opt) {
+    if (config.final_layer_norm) ops::layernorm(x, x, final_w, final_b, rows, C, config.layer_norm_eps, scratch);
+  } else {
+    ops::rmsnorm(x, x, final_w, rows, C, config.rms_norm_eps, scratch);
+  }
+}
+
+std::vector<float> Model::Impl::head_all(float* x, std::int64_t N) {
+  final_norm(x, N);
+  std::vector<float> logits(std::size_t(N * config.vocab_size));
+  ops::matmul(logits.data(), x, head, {}, N, config.hidden_size, config.vocab_size, scratch);
+  return logits;
+}
+
+LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels) {
+  const std::int64_t B = batch.B, T = batch.T, C = config.hidden_size, V = config.vocab_size;
+  if (labels.size() != std::size_t(B * T))
+    fail("labels: {} entries for B × T = {} × {} = {}", labels.size(), B, T, B * T);
+  // Rows whose logits are scored: position t predicts labels[b, t+1].
+  std::vector<std::int64_t> rows;
+  std::vector<std::int32_t> targets;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t t = 0; t + 1 < T; ++t) {
+      const std::int32_t label = labels[std::size_t(b * T + t + 1)];
+      if (label == ignore_index) continue;
+      if (label < 0 || label >= V) fail("labels[{}, {}] = {}: outside the vocabulary [0, {})", b, t + 1, label, V);
+      rows.push_back(b * T + t);
+      targets.push_back(label);
+    }
+  LossResult result;
+  result.count = std::int64_t(rows.size());
+  result.token_losses.resize(rows.size());
+  // Final norm and head on the scored rows only, a chunk at a time: memory O(chunk · V), not O(N · V).
+  constexpr std::int64_t chunk = 128;
+  std::vector<float> hidden, logits;
+  std::vector<double> losses;
+  for (std::int64_t start = 0; start < result.count; start += chunk) {
+    const std::int64_t M = std::min(chunk, result.count - start);
+    grow(hidden, M * C);
+    grow(logits, M * V);
+    losses.resize(std::size_t(M));
+    for (std::int64_t i = 0; i < M; ++i)
+      std::copy_n(x + rows[std::size_t(start + i)] * C, C, hidden.data() + i * C);
+    final_norm(hidden.data(), M);
+    ops::matmul(logits.data(), hidden.data(), head, {}, M, C, V, scratch);
+    ops::cross_entropy(losses.data(), logits.data(), targets.data() + start, M, V);
+    for (std::int64_t i = 0; i < M; ++i) {
+      result.sum += losses[std::size_t(i)];
+      result.token_losses[std::size_t(start + i)] = float(losses[std::size_t(i)]);
+    }
+  }
+  result.mean = result.count > 0 ? result.sum / double(result.count) : std::numeric_limits<double>::quiet_NaN();
+  return result;
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+const ModelConfig& Model::config() const { return impl_->config; }
+
+std::int64_t Model::parameter_count() const {
+  std::int64_t n = 0;
+  for (const Tensor& t : impl_->tensors) n += t.numel;
+  return n;
+}
+
+std::size_t Model::parameter_bytes() const {
+  std::size_t n = 0;
+  for (const Tensor& t : impl_->tensors) n += t.nbytes();
+  return n;
+}
+
+Model Model::load(const fs::path& dir) {
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  if (!fs::is_directory(dir)) fail("{}: model folder not found", dir.string());
+  impl->config = ModelConfig::from_file(dir / "config.json");
+  const ModelConfig& c = impl->config;
+
+  // Which file holds each tensor: one model.safetensors, or the shards an index maps names to.
+  std::map<std::string, SafeTensors> shards;  // by file name
+  std::map<std::string, std::string> weight_map;
+  fs::path index_file = dir / "model.safetensors.index.json";
+  if (fs::exists(dir / "model.safetensors")) {
+    shards.emplace("model.safetensors", SafeTensors::open(dir / "model.safetensors"));
+  } else if (fs::exists(index_file)) {
+    std::ifstream in(index_file);
+    nlohmann::json j;
+    try {
+      in >> j;
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: not valid JSON: {}", index_file.string(), e.what());
+    }
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+      fail("{}: field 'weight_map' missing or not an object", index_file.string());
+    for (const auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) fail("{}: weight_map entry '{}' must be a file name", index_file.string(), name);
+      const auto shard = file.get<std::string>();
+      if (shard.find('/') != std::string::npos || shard == ".." || shard.empty())
+        fail("{}: weight_map entry '{}' = '{}': must be a file name in the model folder", index_file.string(), name,
+             shard);
+      weight_map[name] = shard;
+      if (!shards.contains(shard)) shards.emplace(shard, SafeTensors::open(dir / shard));
+    }
+  } else {
+    fail("{}: no model.safetensors or model.safetensors.index.json", dir.string());
+  }
+  // Where tensor `name` is: (file, view), or nullptr. HF's OPT checkpoints sometimes omit the "model."
+  // prefix (base_model_prefix); accept that spelling too, as from_pretrained does.
+  auto locate = [&](const std::string& name) -> std::pair<const SafeTensors*, const TensorView*> {
+    for (const std::string& candidate : {name, name.rfind("model.", 0) == 0 ? name.substr(6) : std::string()}) {
+      if (candidate.empty()) continue;
+      if (weight_map.empty()) {
+        const SafeTensors& st = shards.begin()->second;
+        if (const TensorView* view = st.find(candidate)) return {&st, view};
+      } else if (auto it = weight_map.find(candidate); it != weight_map.end()) {
+        const SafeTensors& st = shards.at(it->second);
+        if (const TensorView* view = st.find(candidate)) return {&st, view};
+        fail("{}: tensor '{}' missing (the index {} maps it there)", st.path().string(), candidate,
+             index_file.string());
+      }
+    }
+    return {nullptr, nullptr};
+  };
+  const std::string where = weight_map.empty() ? (dir / "model.safetensors").string() : index_file.string();
+
+  // Check every tensor, lay out the buffer, then copy.
+  const std::vector<Spec> specs = expected_tensors(c);
+  std::vector<std::pair<const SafeTensors*, const TensorView*>> sources;
+  std::size_t total = 0;
+  for (const Spec& spec : specs) {
+    auto [st, view] = locate(spec.name);
+    if (view == nullptr)
+      fail("{}: tensor '{}' missing (expected shape {} for {})", where, spec.name, shape_text(spec.shape),
+           to_string(c.arch));
+    if (view->shape != spec.shape)
+      fail("{}: tensor '{}': shape {}, expected {} from config.json", st->path().string(), view->name,
+           shape_text(view->shape), shape_text(spec.shape));
+    Tensor t{spec.name, spec.shape, view->dtype, total, view->numel()};
+    total += (t.nbytes() + 63) / 64 * 64;
+    impl->index.emplace(t.name, impl->tensors.size());
+    impl->tensors.push_back(std::move(t));
+    impl->blocks_of.push_back(spec.block);
+    sources.emplace_back(st, view);
+  }
+  impl->buffer.reset(static_cast<std::byte*>(::operator new[](std::max<std::size_t>(total, 64), std::align_val_t(64))));
+  impl->buffer_bytes = total;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const Tensor& t = impl->tensors[i];
+    std::memcpy(impl->buffer.get() + t.offset, sources[i].second->data, t.nbytes());
+    release_pages(sources[i].second->data, t.nbytes());
+  }
+  // A tied head may be stored too (older save_pretrained versions did); then it must equal the embeddings.
+  if (c.tie_word_embeddings) {
+    auto [st, view] = locate("lm_head.weight");
+    if (view != nullptr) {
+      const Tensor& e = impl->tensors[0];
+      if (view->shape != e.shape || view->dtype != e.dtype ||
+          std::memcmp(view->data, impl->buffer.get() + e.offset, e.nbytes()) != 0)
+        fail("{}: tensor 'lm_head.weight' differs from '{}' but config.json has tie_word_embeddings = true",
+             st->path().string(), e.name);
+    }
+  }
+  impl->resolve_refs();
+  return Model(std::move(impl));
+}
+
+ParamSet Model::params() {
+  ParamSet set;
+  std::vector<Block> blocks;
+  std::map<std::string, std::size_t> block_index;
+  for (std::size_t i = 0; i < impl_->tensors.size(); ++i) {
+    const Tensor& t = impl_->tensors[i];
+    const std::size_t p = set.add(t.name, t.dtype, t.shape, impl_->buffer.get() + t.offset);
+    const std::string& block = impl_->blocks_of[i];
+    auto [it, inserted] = block_index.emplace(block, blocks.size());
+    if (inserted) blocks.push_back(Block{block, {}, 0});
+    blocks[it->second].params.push_back(p);
+    blocks[it->second].numel += t.numel;
+  }
+  set.set_blocks(std::move(blocks));
+  return set;
+}
+
+std::vector<float> Model::forward(const TokenBatch& batch) {
+  Impl& m = *impl_;
+  m.prepare(batch);
+  const std::int64_t N = batch.B * batch.T;
+  std::vector<float> x(std::size_t(N * m.config.hidden_size));
+  m.embed_into(batch, x.data());
+  m.run_layers(0, m.config.num_layers, batch, x.data());
+  return m.head_all(x.data(), N);
+}
+
+LossResult Model::loss(const TokenBatch& batch, std::span<const std::int32_t> labels) {
+  Impl& m = *impl_;
+  m.prepare(batch);
+  std::vector<float> x(std::size_t(batch.B * batch.T * m.config.hidden_size));
+  m.embed_into(batch, x.data());
+  m.run_layers(0, m.config.num_layers, batch, x.data());
+  return m.loss_tail(batch, x.data(), labels);
+}
+
+namespace {
+void check_layer(std::int64_t k, std::int64_t L) {
+  if (k < 0 || k > L) fail("layer index k = {}: must be in [0, {}] (num_hidden_layers = {})", k, L, L);
+}
+void check_hidden(std::span<const float> hidden, const TokenBatch& batch, std::int64_t C) {
+  if (hidden.size() != std::size_t(batch.B * batch.T * C))
+    fail("hidden states: {} values for B × T × C = {} × {} × {}", hidden.size(), batch.B, batch.T, C);
+}
+}  // namespace
+
+std::vector<float> Model::hidden_states(const TokenBatch& batch, std::int64_t k) {
+  Impl& m = *impl_;
+  check_layer(k, m.config.num_layers);
+  m.prepare(batch);
+  std::vector<float> x(std::size_t(batch.B * batch.T * m.config.hidden_size));
+  m.embed_into(batch, x.data());
+  m.run_layers(0, k, batch, x.data());
+  return x;
+}
+
+std::vector<float> Model::forward_from(std::int64_t k, const TokenBatch& batch, std::span<const float> hidden) {
+  Impl& m = *impl_;
+  check_layer(k, m.config.num_layers);
+  m.prepare(batch);
+  check_hidden(hidden, batch, m.config.hidden_size);
+  std::vector<float> x(hidden.begin(), hidden.end());
+  m.run_layers(k, m.config.num_layers, batch, x.data());
+  return m.head_all(x.data(), batch.B * batch.T);
+}
+
+LossResult Model::loss_from(std::int64_t k, const TokenBatch& batch, std::span<const float> hidden,
+                            std::span<const std::int32_t> labels) {
+  Impl& m = *impl_;
+  check_layer(k, m.config.num_layers);
+  m.prepare(batch);
+  check_hidden(hidden, batch, m.config.hidden_size);
+  std::vector<float> x(hidden.begin(), hidden.end());
+  m.run_layers(k, m.config.num_layers, batch, x.data());
+  return m.loss_tail(batch, x.data(), labels);
+}
+
+std::vector<float> Model::logits_at(const TokenBatch& batch, std::int64_t b, std::int64_t t) {
+  Impl& m = *impl_;
+  m.prepare(batch);
+  if (b < 0 || b >= batch.B || t < 0 || t >= batch.T)
+    fail("logits_at: position ({}, {}) outside the batch ({} × {})", b, t, batch.B, batch.T);
+  const std::int64_t C = m.config.hidden_size;
+  std::vector<float> x(std::size_t(batch.B * batch.T * C));
+  m.embed_into(batch, x.data());
+  m.run_layers(0, m.config.num_layers, batch, x.data());
+  std::vector<float> row(x.begin() + (b * batch.T + t) * C, x.begin() + (b * batch.T + t + 1) * C);
+  m.final_norm(row.data(), 1);
+  std::vector<float> logits(std::size_t(m.config.vocab_size));
+  ops::matmul(logits.data(), row.data(), m.head, {}, 1, C, m.config.vocab_size, m.scratch);
+  return logits;
+}
+
+void Model::save_pretrained(const fs::path& dir) const {
+  const Impl& m = *impl_;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail("{}: cannot create folder: {}", dir.string(), ec.message());
+  std::vector<TensorToWrite> out;
+  for (const Tensor& t : m.tensors) out.push_back({t.name, t.dtype, t.shape, m.buffer.get() + t.offset});
+  write_safetensors(dir / "model.safetensors", out, {{"format", "pt"}});
+
+  // config.json: the loaded file, as is (it already describes these tensors), written atomically.
+  const fs::path config = dir / "config.json", tmp = dir / ".config.json.tmp";
+  {
+    std::ofstream f(tmp);
+    f << m.config.raw.dump(2) << '\n';
+    if (!f) fail("{}: cannot write", tmp.string());
+  }
+  fs::rename(tmp, config, ec);
+  if (ec) fail("{}: cannot rename into place: {}", config.string(), ec.message());
+}
+
+}  // namespace zo::nn
