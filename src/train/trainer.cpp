@@ -189,7 +189,7 @@ TrainSummary Trainer::run() {
   const Direction direction(o.direction, params);
   const Estimator estimator(o.estimator);
   const auto start = Clock::now();
-  double eval_seconds = 0.0;
+  double eval_seconds = 0.0, checkpoint_seconds = 0.0;
 
   const auto run_eval = [&](std::int64_t step) {
     if (!o.evaluate) return;
@@ -205,6 +205,12 @@ TrainSummary Trainer::run() {
     if (on_eval) on_eval(step, e);
   };
   const auto checkpoint = [&]() {
+    const auto t0 = Clock::now();
+    struct Timer {
+      Clock::time_point t0;
+      double& total;
+      ~Timer() { total += since(t0); }
+    } timer{t0, checkpoint_seconds};
     ledger->flush();
     train_log.flush();
     state.skipped_steps = summary.skipped_steps;
@@ -227,6 +233,7 @@ TrainSummary Trainer::run() {
       losses.push_back(v);
       return v;
     };
+    objective_.begin_step(batch, direction.active_blocks(o.seed, t));
     const Estimate estimate = estimator.estimate(loss, params, direction, o.seed, t);
     summary.evaluations += estimate.evaluations;
     LedgerRow row{.step = t, .probes = estimate.probes, .losses = losses, .lr = lr, .blocks = estimate.blocks, .skipped = false};
@@ -248,7 +255,7 @@ TrainSummary Trainer::run() {
     }
     ledger->append(row);
     state.step = t + 1;
-    const double seconds = since(start) - eval_seconds;
+    const double seconds = since(start) - eval_seconds - checkpoint_seconds;
     summary.losses.push_back(estimate.loss);
     train_log.add({std::to_string(t + 1), format_number(estimate.loss), format_number(lr), row.skipped ? "1" : "0",
                    std::to_string(estimate.evaluations), format_number(seconds)});
@@ -267,7 +274,8 @@ TrainSummary Trainer::run() {
   }
   summary.steps = state.step;
   summary.eval_seconds = eval_seconds;
-  summary.seconds = since(start) - eval_seconds;
+  summary.checkpoint_seconds = checkpoint_seconds;
+  summary.seconds = since(start) - eval_seconds - checkpoint_seconds;
   return summary;
 }
 

@@ -58,6 +58,13 @@ class TrainObjective {
   virtual ParamSet& params() = 0;
   // Number of training examples the batches index.
   virtual std::size_t train_size() const = 0;
+  // Called before each step's evaluations with the step's batch and the blocks that will move during
+  // it (perturbation and update touch only them). Lets an objective reuse work across the step's
+  // evaluations (a shared prefix) or refresh derived state; the default does nothing.
+  virtual void begin_step(std::span<const std::size_t> batch, std::span<const std::uint32_t> blocks) {
+    (void)batch;
+    (void)blocks;
+  }
   // Loss on the training examples `batch` at θ as it is now. May be non-finite.
   virtual double loss(std::span<const std::size_t> batch) = 0;
   // Metrics on the evaluation set at θ as it is now (must not change θ).
@@ -92,7 +99,7 @@ struct TrainStep {
   double lr = 0.0;
   bool skipped = false;
   std::int64_t evaluations = 0;  // loss evaluations so far in this process
-  double seconds = 0.0;          // since this process started training
+  double seconds = 0.0;          // training time since this process started (evaluation and checkpoints excluded)
 };
 
 struct TrainSummary {
@@ -102,8 +109,9 @@ struct TrainSummary {
   std::int64_t steps = 0;        // steps completed (the run's total, including resumed ones)
   std::int64_t skipped_steps = 0;
   std::int64_t evaluations = 0;  // loss evaluations in this process
-  double seconds = 0.0;          // training time in this process (evaluation excluded)
+  double seconds = 0.0;          // training time in this process (evaluation and checkpoints excluded)
   double eval_seconds = 0.0;
+  double checkpoint_seconds = 0.0;
   std::optional<Evaluation> first_eval, last_eval;
   std::vector<double> losses;    // per step of this process
 };
