@@ -10,8 +10,16 @@ The models are random (fixed torch seeds), small (vocab 1024, width 64, 2 layers
 pre-norm with a tied head (f32), OPT post-norm (350m-style, stored f16), LLaMA with grouped-query
 attention and an untied head (f32), LLaMA tied (stored bf16), and LLaMA sharded over two files with an
 index and head_dim ≠ hidden/heads. The matrices use std 0.15 (not HF's 0.02) so that the logits are far
-from uniform and the comparison means something."""
+from uniform and the comparison means something.
+
+It also copies the 1024-token byte-level BPE tokenizer (tests/data/tokenizers/bytelevel-1k, whose
+ids match OPT's: </s> = 2 as BOS, <pad> = 1) into opt-tied/, and writes goldens/text.json: the
+reference's perplexity of a text (token ids from that tokenizer's HF-made golden.json, not from zo)
+in windows, and greedy continuations, for zo's score / generate."""
+import json
+import math
 import os
+import shutil
 import sys
 
 import torch
@@ -65,6 +73,55 @@ def main():
             ("logits", logits.float().contiguous()), ("loss", loss.float().reshape(())),
         ], {"format": "pt", "source": "scripts/make_nn_goldens.py"})
         print(f"{name}: loss {loss.item():.6f}, max |logit| {logits.abs().max().item():.3f}")
+    text_goldens()
+
+
+def score_windows(config, W, ids, window):
+    """HF perplexity with stride = window: each window alone, its first token unscored."""
+    total, count = 0.0, 0
+    for start in range(0, len(ids), window):
+        chunk = torch.tensor(ids[start:start + window]).reshape(1, -1)
+        if chunk.shape[1] < 2:
+            continue
+        with torch.no_grad():
+            logits = ref.forward(config, W, chunk, torch.ones_like(chunk))
+            n = chunk.shape[1] - 1
+            total += ref.causal_lm_loss(logits, chunk).item() * n
+        count += n
+    return {"max_length": window, "sum": total, "count": count, "mean_loss": total / count,
+            "perplexity": math.exp(total / count)}
+
+
+def greedy(config, W, ids, n):
+    seq = list(ids)
+    with torch.no_grad():
+        for _ in range(n):
+            x = torch.tensor(seq).reshape(1, -1)
+            seq.append(int(ref.forward(config, W, x, torch.ones_like(x))[0, -1].argmax()))
+    return seq[len(ids):]
+
+
+def text_goldens():
+    tok_dir = os.path.join(ROOT, "..", "tokenizers", "bytelevel-1k")
+    shutil.copy(os.path.join(tok_dir, "tokenizer.json"), os.path.join(ROOT, "opt-tied", "tokenizer.json"))
+    with open(os.path.join(tok_dir, "golden.json")) as f:
+        lines = json.load(f)["lines"]
+    with open(os.path.join(tok_dir, "..", "corpus.json")) as f:
+        corpus = json.load(f)
+    text_index, prompt_index = 2, 0
+    ids, prompt = lines[text_index]["ids"], lines[prompt_index]["ids"]
+    out = {"made_by": "scripts/make_nn_goldens.py", "text": corpus[text_index], "ids": ids,
+           "prompt": corpus[prompt_index], "prompt_ids": prompt, "models": {}}
+    for name in ("opt-tied", "llama-gqa"):
+        config, W = ref.load_folder(os.path.join(ROOT, name))
+        out["models"][name] = {
+            "score": [score_windows(config, W, ids, w) for w in (16, 64)],
+            "greedy": greedy(config, W, prompt, 8),
+        }
+    with open(os.path.join(ROOT, "goldens", "text.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print("text.json:", {k: v["score"][1]["perplexity"] for k, v in out["models"].items()})
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 //   tests/data/tokenizers/<name>/golden.json    for every text: ids with and without special
 //                                              tokens, and the decoded text (skipping / keeping
 //                                              special tokens); the same for the whole corpus
-//                                              joined by "\n"
+//                                              joined by "\n"; decoded arbitrary id lists
 //
 // A variant is a base tokenizer.json with some top-level fields replaced ("overrides" in its
 // golden.json); the test applies the same replacement before loading it.
@@ -207,6 +207,20 @@ function corpus() {
     }
     lines.push(s);
   }
+  // Code points from the whole range: unassigned ones, and letters new in Unicode 15 to 17
+  // (tokenizers' Oniguruma knows Unicode 16).
+  lines.push('new letters a\u{1355D}b 1\u{16D66} x\u{1E4D0}y \u{2EBF0}\u{31350} vs 17.0 a\u{10940}b \u{323B0}');
+  for (let line = 0; line < 20; line++) {
+    const n = 1 + Math.floor(rand() * 30);
+    let s = '';
+    for (let k = 0; k < n; k++) {
+      const u = rand();
+      let cp = u < 0.3 ? 0x20 + Math.floor(rand() * 0x60) : u < 0.8 ? Math.floor(rand() * 0x10000) : 0x10000 + Math.floor(rand() * 0x30000);
+      if (cp >= 0xd800 && cp < 0xe000) cp = 0x20; // no surrogates
+      s += String.fromCodePoint(cp);
+    }
+    lines.push(s);
+  }
   lines.push(mobyDickChapter1());
   return lines;
 }
@@ -232,6 +246,18 @@ async function golden(name, file, texts, meta) {
   const lines = [];
   for (const text of texts) lines.push(await entry(text));
   const whole = await entry(texts.join('\n'));
+  // Arbitrary id sequences (byte tokens out of order, special tokens, ids past the vocabulary):
+  // decoding must repair broken UTF-8 and skip what it cannot map exactly as tokenizers does.
+  const rand = rng(5);
+  const size = tok.getVocabSize(true);
+  const decode_cases = [];
+  for (let i = 0; i < 100; i++) {
+    const ids = [];
+    for (let n = Math.floor(rand() * 10); n > 0; n--) {
+      ids.push(rand() < 0.3 ? Math.floor(rand() * 300) : Math.floor(rand() * (size + 10)));
+    }
+    decode_cases.push({ ids, decoded: await tok.decode(ids, true), decoded_with_special: await tok.decode(ids, false) });
+  }
   const out = {
     ...meta,
     made_by: `scripts/make_tokenizer_goldens.js with @anush008/tokenizers ${ADDON_VERSION} (Hugging Face tokenizers 0.22.2)`,
@@ -239,6 +265,7 @@ async function golden(name, file, texts, meta) {
     vocab_size_with_added: tok.getVocabSize(true),
     lines,
     whole,
+    decode_cases,
   };
   const dir = path.join(DATA, name);
   fs.mkdirSync(dir, { recursive: true });

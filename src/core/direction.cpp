@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 namespace zo {
@@ -305,6 +306,41 @@ void make_low_rank(const DirectionOptions& options, const Param& p, const Draw& 
   }
 }
 
+namespace {
+
+// out[j] = Σ_k u[k] · vt[k·stride + j], j < len, accumulated in the order k = 0, 1, … (one product,
+// then fused multiply-adds). Ranks up to 8 keep the sum in registers; every rank gives the same bits.
+template <int R>
+void low_rank_row_fixed(const float* u, const float* vt, std::int64_t stride, std::int64_t len, float* out) {
+  for (std::int64_t j = 0; j < len; ++j) {
+    float acc = u[0] * vt[j];
+    for (int k = 1; k < R; ++k) acc = mul_add(u[k], vt[k * stride + j], acc);
+    out[j] = acc;
+  }
+}
+
+void low_rank_row(const float* u, const float* vt, std::int64_t stride, int r, std::int64_t len, float* out) {
+  switch (r) {
+    case 1: return low_rank_row_fixed<1>(u, vt, stride, len, out);
+    case 2: return low_rank_row_fixed<2>(u, vt, stride, len, out);
+    case 3: return low_rank_row_fixed<3>(u, vt, stride, len, out);
+    case 4: return low_rank_row_fixed<4>(u, vt, stride, len, out);
+    case 5: return low_rank_row_fixed<5>(u, vt, stride, len, out);
+    case 6: return low_rank_row_fixed<6>(u, vt, stride, len, out);
+    case 7: return low_rank_row_fixed<7>(u, vt, stride, len, out);
+    case 8: return low_rank_row_fixed<8>(u, vt, stride, len, out);
+    default: break;
+  }
+  for (std::int64_t j = 0; j < len; ++j) out[j] = u[0] * vt[j];
+  for (int k = 1; k < r; ++k) {
+    const float uk = u[k];
+    const float* vk = vt + k * stride;
+    for (std::int64_t j = 0; j < len; ++j) out[j] = mul_add(uk, vk[j], out[j]);
+  }
+}
+
+}  // namespace
+
 void generate(const DirectionOptions& options, const Param& p, const Draw& draw, const LowRankFactors* factors,
               std::int64_t begin, std::int64_t n, float* z) {
   if (is_low_rank(options, p)) {
@@ -319,13 +355,7 @@ void generate(const DirectionOptions& options, const Param& p, const Draw& draw,
       const std::int64_t len = std::min(cols - col0, end - idx);
       const float* u = factors->u.data() + (row - factors->row0) * r;
       float* out = z + (idx - begin);
-      const float* v0 = factors->vt.data() + col0;
-      for (std::int64_t j = 0; j < len; ++j) out[j] = u[0] * v0[j];
-      for (int k = 1; k < r; ++k) {
-        const float uk = u[k];
-        const float* vk = factors->vt.data() + k * cols + col0;
-        for (std::int64_t j = 0; j < len; ++j) out[j] = mul_add(uk, vk[j], out[j]);
-      }
+      low_rank_row(u, factors->vt.data() + col0, cols, r, len, out);
       idx += len;
     }
     return;
@@ -341,17 +371,58 @@ void generate(const DirectionOptions& options, const Param& p, const Draw& draw,
     }
     return;
   }
-  // Sparse: keep iff uniform(mask) < keep, i.e. (w >> 8) < ceil(keep · 2^24).
+  // Sparse: keep iff uniform(mask) < keep, i.e. (w >> 8) < ceil(keep · 2^24). Values are generated
+  // only for the Philox counters that hold a kept element (about 1 − (1 − keep)^4 of them).
   const auto threshold = std::uint32_t(std::ceil(options.keep * 0x1p24));
   const auto s = float(double(draw.scale) / std::sqrt(options.keep));
   const RandomStream mask_stream{draw.seed, p.key, Stream::mask};
-  fill_values(values, value_stream, begin, n, z);
+  // Work in counter-aligned local buffers: local element k is element 4·base + k of the param.
   alignas(64) std::uint32_t bits[kChunk];
+  alignas(64) std::uint8_t flags[kChunk + 8];  // 1 where kept
+  alignas(64) float local[kChunk + 8];
+  alignas(64) std::uint64_t counters[kChunk / 4 + 2 + kBatchCounters];
+  alignas(64) float normals[kBatchElements];
+  alignas(64) std::uint32_t words[kBatchElements];
+  const bool rademacher = values == Distribution::rademacher;
   for (std::int64_t done = 0; done < n; done += kChunk) {
     const std::int64_t len = std::min<std::int64_t>(kChunk, n - done);
-    fill_bits(mask_stream, begin + done, len, bits);
-    float* out = z + done;
-    for (std::int64_t j = 0; j < len; ++j) out[j] = (bits[j] >> 8) < threshold ? out[j] * s : 0.0f;
+    const std::int64_t first = begin + done;  // first element of this piece
+    const auto base = std::uint64_t(first) / 4;
+    const std::int64_t pad = first - std::int64_t(4 * base);
+    const std::int64_t span = (pad + len + 3) / 4 * 4;  // local elements, whole counters
+    fill_bits(mask_stream, first, len, bits);
+    std::memset(flags, 0, std::size_t(span));
+    for (std::int64_t j = 0; j < len; ++j) flags[pad + j] = (bits[j] >> 8) < threshold ? 1 : 0;
+    // Compact the counters holding a kept element (branch-free; a counter's 4 flags read as one word).
+    std::int64_t count = 0;
+    for (std::int64_t q = 0; q < span / 4; ++q) {
+      std::uint32_t any;
+      std::memcpy(&any, flags + 4 * q, sizeof any);
+      counters[count] = base + std::uint64_t(q);
+      count += any != 0 ? 1 : 0;
+    }
+    for (std::int64_t k = 0; k < span; ++k) local[k] = 0.0f;
+    if (count > 0) {
+      const std::int64_t padded = (count + kBatchCounters - 1) / kBatchCounters * kBatchCounters;
+      for (std::int64_t k = count; k < padded; ++k) counters[k] = counters[count - 1];
+      for (std::int64_t k = 0; k < count; k += kBatchCounters) {
+        if (rademacher) {
+          bits_batch_at(value_stream, counters + k, words);
+          for (int e = 0; e < kBatchElements; ++e) normals[e] = rademacher_from_bits(words[e]);
+        } else {
+          normal_batch_at(value_stream, counters + k, normals);
+        }
+        const std::int64_t in_batch = std::min<std::int64_t>(kBatchCounters, count - k);
+        for (std::int64_t l = 0; l < in_batch; ++l) {
+          const auto q = std::int64_t(counters[k + l] - base);
+          for (int w = 0; w < 4; ++w) {
+            const std::uint32_t keep_mask = 0u - std::uint32_t(flags[4 * q + w]);
+            local[4 * q + w] = __builtin_bit_cast(float, __builtin_bit_cast(std::uint32_t, normals[4 * l + w] * s) & keep_mask);
+          }
+        }
+      }
+    }
+    std::memcpy(z + done, local + pad, std::size_t(len) * sizeof(float));
   }
 }
 

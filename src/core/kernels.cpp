@@ -7,6 +7,7 @@
 #include "zo/core/error.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,15 @@ std::vector<detail::LowRankFactors> make_factors(const ParamSet& params, const D
   return factors;
 }
 
+// θ += a·z with one rounding where the build has FMA (the same on every thread and chunk).
+void add_scaled(float* theta, const float* z, float a, std::int64_t n) {
+#ifdef __FMA__
+  for (std::int64_t j = 0; j < n; ++j) theta[j] = std::fma(a, z[j], theta[j]);
+#else
+  for (std::int64_t j = 0; j < n; ++j) theta[j] = theta[j] + a * z[j];
+#endif
+}
+
 char* element_ptr(const Param& p, std::int64_t begin) {
   return static_cast<char*>(p.data) + std::size_t(begin) * size_of(p.dtype);
 }
@@ -116,12 +126,11 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
       detail::generate(direction.options(), p, draw, f, begin, n, z);
       const float a = alpha;
       if (p.dtype == DType::f32) {
-        float* theta = reinterpret_cast<float*>(element_ptr(p, begin));
-        for (std::int64_t j = 0; j < n; ++j) theta[j] += a * z[j];
+        add_scaled(reinterpret_cast<float*>(element_ptr(p, begin)), z, a, n);
       } else {
         float* theta = state->theta;
         to_f32(p.dtype, element_ptr(p, begin), theta, std::size_t(n));
-        for (std::int64_t j = 0; j < n; ++j) theta[j] += a * z[j];
+        add_scaled(theta, z, a, n);
         from_f32(p.dtype, theta, element_ptr(p, begin), std::size_t(n));
       }
     }

@@ -56,15 +56,15 @@ inline float minus_two_log_u1(std::uint32_t a) {
   const float e = high ? e_high : e_low;
 
   const float z = f * f;
-  float p = 7.0376836292e-2f;
-  p = mul_add(p, f, -1.1514610310e-1f);
-  p = mul_add(p, f, 1.1676998740e-1f);
-  p = mul_add(p, f, -1.2420140846e-1f);
-  p = mul_add(p, f, 1.4249322787e-1f);
-  p = mul_add(p, f, -1.6668057665e-1f);
-  p = mul_add(p, f, 2.0000714765e-1f);
-  p = mul_add(p, f, -2.4999993993e-1f);
-  p = mul_add(p, f, 3.3333331174e-1f);
+  // p(f) = P0 f^8 + … + P8 by Estrin's scheme (the same operations as the vector path).
+  const float q0 = mul_add(-2.4999993993e-1f, f, 3.3333331174e-1f);
+  const float q1 = mul_add(-1.6668057665e-1f, f, 2.0000714765e-1f);
+  const float q2 = mul_add(-1.2420140846e-1f, f, 1.4249322787e-1f);
+  const float q3 = mul_add(-1.1514610310e-1f, f, 1.1676998740e-1f);
+  const float q01 = mul_add(q1, z, q0);
+  const float q23 = mul_add(q3, z, q2);
+  const float z2 = z * z;
+  const float p = mul_add(z2, mul_add(z2, 7.0376836292e-2f, q23), q01);
   float y = f * z * p;
   y = mul_add(e, -2.12194440e-4f, y);
   y = mul_add(-0.5f, z, y);
@@ -104,35 +104,40 @@ namespace detail {
 
 namespace {
 
-// Philox4x32-10 on 8 counters at once; words c0..c3 hold one 32-bit lane per counter.
-inline void philox8(__m256i& c0, __m256i& c1, __m256i& c2, __m256i& c3, std::uint32_t k0, std::uint32_t k1) {
+// Philox4x32-10 on G groups of 8 counters; c[g][j] holds word j of group g, one lane per counter.
+// The groups are independent, so their multiply latencies overlap.
+template <int G>
+inline void philox8(__m256i (&c)[G][4], std::uint32_t k0, std::uint32_t k1) {
   const __m256i m0 = _mm256_set1_epi32(std::int32_t(kPhiloxM0));
   const __m256i m1 = _mm256_set1_epi32(std::int32_t(kPhiloxM1));
   for (int round = 0; round < 10; ++round) {
-    const __m256i e0 = _mm256_mul_epu32(c0, m0);  // 64-bit products of the even lanes
-    const __m256i o0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
-    const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
-    const __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
-    const __m256i e1 = _mm256_mul_epu32(c2, m1);
-    const __m256i o1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
-    const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
-    const __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(std::int32_t(k0)));
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(std::int32_t(k1)));
-    c1 = lo1;
-    c3 = lo0;
+    const __m256i key0 = _mm256_set1_epi32(std::int32_t(k0));
+    const __m256i key1 = _mm256_set1_epi32(std::int32_t(k1));
+    for (int g = 0; g < G; ++g) {
+      // High halves from 64-bit products of the even and odd lanes; low halves from mullo.
+      const __m256i e0 = _mm256_mul_epu32(c[g][0], m0);
+      const __m256i o0 = _mm256_mul_epu32(_mm256_srli_epi64(c[g][0], 32), m0);
+      const __m256i e1 = _mm256_mul_epu32(c[g][2], m1);
+      const __m256i o1 = _mm256_mul_epu32(_mm256_srli_epi64(c[g][2], 32), m1);
+      const __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
+      const __m256i lo0 = _mm256_mullo_epi32(c[g][0], m0);
+      const __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
+      const __m256i lo1 = _mm256_mullo_epi32(c[g][2], m1);
+      c[g][0] = _mm256_xor_si256(hi1, _mm256_xor_si256(c[g][1], key0));
+      c[g][2] = _mm256_xor_si256(hi0, _mm256_xor_si256(c[g][3], key1));
+      c[g][1] = lo1;
+      c[g][3] = lo0;
+    }
     k0 += kPhiloxW0;
     k1 += kPhiloxW1;
   }
 }
 
-// Loads counters first … first + 7 for stream s.
-inline void load_counters(const RandomStream& s, std::uint64_t first, __m256i& c0, __m256i& c1, __m256i& c2,
+// Loads the 8 counters at `counters` for stream s.
+inline void load_counters(const RandomStream& s, const std::uint64_t* counters, __m256i& c0, __m256i& c1, __m256i& c2,
                           __m256i& c3) {
-  const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
-  const __m256i base = _mm256_set1_epi64x(std::int64_t(first));
-  const __m256i a = _mm256_add_epi64(base, lane);                             // counters 0..3
-  const __m256i b = _mm256_add_epi64(base, _mm256_add_epi64(lane, _mm256_set1_epi64x(4)));  // 4..7
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counters));      // counters 0..3
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counters + 4));  // 4..7
   // Gather the low and high halves into lane order 0..7.
   const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
   const __m256i pa = _mm256_permutevar8x32_epi32(a, idx);  // lo0..lo3 | hi0..hi3
@@ -182,15 +187,15 @@ inline __m256 v_minus_two_log_u1(__m256i a) {
   const __m256 e = _mm256_blendv_ps(e_low, e_high, high);
 
   const __m256 z = _mm256_mul_ps(f, f);
-  __m256 p = _mm256_set1_ps(7.0376836292e-2f);
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-1.1514610310e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.1676998740e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-1.2420140846e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.4249322787e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-1.6668057665e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.0000714765e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(-2.4999993993e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(3.3333331174e-1f));
+  // p(f) = P0 f^8 + … + P8 by Estrin's scheme (four dependent steps instead of eight).
+  const __m256 q0 = _mm256_fmadd_ps(_mm256_set1_ps(-2.4999993993e-1f), f, _mm256_set1_ps(3.3333331174e-1f));
+  const __m256 q1 = _mm256_fmadd_ps(_mm256_set1_ps(-1.6668057665e-1f), f, _mm256_set1_ps(2.0000714765e-1f));
+  const __m256 q2 = _mm256_fmadd_ps(_mm256_set1_ps(-1.2420140846e-1f), f, _mm256_set1_ps(1.4249322787e-1f));
+  const __m256 q3 = _mm256_fmadd_ps(_mm256_set1_ps(-1.1514610310e-1f), f, _mm256_set1_ps(1.1676998740e-1f));
+  const __m256 q01 = _mm256_fmadd_ps(q1, z, q0);
+  const __m256 q23 = _mm256_fmadd_ps(q3, z, q2);
+  const __m256 z2 = _mm256_mul_ps(z, z);
+  const __m256 p = _mm256_fmadd_ps(z2, _mm256_fmadd_ps(z2, _mm256_set1_ps(7.0376836292e-2f), q23), q01);
   __m256 y = _mm256_mul_ps(_mm256_mul_ps(f, z), p);
   y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
   y = _mm256_fmadd_ps(_mm256_set1_ps(-0.5f), z, y);
@@ -222,36 +227,36 @@ inline void v_cos_sin_turns(__m256i b, __m256& c_out, __m256& s_out) {
 
 }  // namespace
 
-[[gnu::noinline]] void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out) {
-  for (int half = 0; half < kBatchCounters / 8; ++half) {
-    __m256i c0, c1, c2, c3;
-    load_counters(s, first_counter + std::uint64_t(8 * half), c0, c1, c2, c3);
-    philox8(c0, c1, c2, c3, std::uint32_t(s.seed), s.tensor);
-    store_interleaved(c0, c1, c2, c3, out + 32 * half);
-  }
+constexpr int kGroups = kBatchCounters / 8;
+
+[[gnu::noinline]] void bits_batch_at(const RandomStream& s, const std::uint64_t* counters, std::uint32_t* out) {
+  __m256i c[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) load_counters(s, counters + 8 * g, c[g][0], c[g][1], c[g][2], c[g][3]);
+  philox8<kGroups>(c, std::uint32_t(s.seed), s.tensor);
+  for (int g = 0; g < kGroups; ++g) store_interleaved(c[g][0], c[g][1], c[g][2], c[g][3], out + 32 * g);
 }
 
-[[gnu::noinline]] void normal_batch(const RandomStream& s, std::uint64_t first_counter, float* out) {
-  for (int half = 0; half < kBatchCounters / 8; ++half) {
-    __m256i c0, c1, c2, c3;
-    load_counters(s, first_counter + std::uint64_t(8 * half), c0, c1, c2, c3);
-    philox8(c0, c1, c2, c3, std::uint32_t(s.seed), s.tensor);
-    const __m256 r01 = _mm256_sqrt_ps(v_minus_two_log_u1(c0));
-    const __m256 r23 = _mm256_sqrt_ps(v_minus_two_log_u1(c2));
+[[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
+  __m256i c[kGroups][4];
+  for (int g = 0; g < kGroups; ++g) load_counters(s, counters + 8 * g, c[g][0], c[g][1], c[g][2], c[g][3]);
+  philox8<kGroups>(c, std::uint32_t(s.seed), s.tensor);
+  for (int g = 0; g < kGroups; ++g) {
+    const __m256 r01 = _mm256_sqrt_ps(v_minus_two_log_u1(c[g][0]));
+    const __m256 r23 = _mm256_sqrt_ps(v_minus_two_log_u1(c[g][2]));
     __m256 cos01, sin01, cos23, sin23;
-    v_cos_sin_turns(c1, cos01, sin01);
-    v_cos_sin_turns(c3, cos23, sin23);
+    v_cos_sin_turns(c[g][1], cos01, sin01);
+    v_cos_sin_turns(c[g][3], cos23, sin23);
     store_interleaved(_mm256_castps_si256(_mm256_mul_ps(r01, cos01)), _mm256_castps_si256(_mm256_mul_ps(r01, sin01)),
                       _mm256_castps_si256(_mm256_mul_ps(r23, cos23)), _mm256_castps_si256(_mm256_mul_ps(r23, sin23)),
-                      out + 32 * half);
+                      out + 32 * g);
   }
 }
 
 #else  // portable scalar path: the same operations, one lane at a time
 
-[[gnu::noinline]] void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out) {
+[[gnu::noinline]] void bits_batch_at(const RandomStream& s, const std::uint64_t* counters, std::uint32_t* out) {
   for (int l = 0; l < kBatchCounters; ++l) {
-    const std::uint64_t counter = first_counter + std::uint64_t(l);
+    const std::uint64_t counter = counters[l];
     const PhiloxCounter w = philox4x32_10(
         {std::uint32_t(counter), std::uint32_t(counter >> 32), std::uint32_t(s.seed >> 32), std::uint32_t(s.stream)},
         {std::uint32_t(s.seed), s.tensor});
@@ -259,9 +264,9 @@ inline void v_cos_sin_turns(__m256i b, __m256& c_out, __m256& s_out) {
   }
 }
 
-[[gnu::noinline]] void normal_batch(const RandomStream& s, std::uint64_t first_counter, float* out) {
+[[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
   alignas(64) std::uint32_t w[kBatchElements];
-  bits_batch(s, first_counter, w);
+  bits_batch_at(s, counters, w);
   for (int pair = 0; pair < kBatchElements; pair += 2) {
     const float r = std::sqrt(minus_two_log_u1(w[pair]));
     float c, sn;
@@ -272,6 +277,18 @@ inline void v_cos_sin_turns(__m256i b, __m256& c_out, __m256& s_out) {
 }
 
 #endif
+
+void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out) {
+  alignas(64) std::uint64_t counters[kBatchCounters];
+  for (int l = 0; l < kBatchCounters; ++l) counters[l] = first_counter + std::uint64_t(l);
+  bits_batch_at(s, counters, out);
+}
+
+void normal_batch(const RandomStream& s, std::uint64_t first_counter, float* out) {
+  alignas(64) std::uint64_t counters[kBatchCounters];
+  for (int l = 0; l < kBatchCounters; ++l) counters[l] = first_counter + std::uint64_t(l);
+  normal_batch_at(s, counters, out);
+}
 
 }  // namespace detail
 

@@ -10,9 +10,15 @@
 
 namespace zo::detail {
 
-inline constexpr int kBatchCounters = 16;
+inline constexpr int kBatchCounters = 32;
 inline constexpr int kBatchElements = 4 * kBatchCounters;
 
+// out[4·l + j] = word j of Philox(counter counters[l]), l < kBatchCounters (any counters).
+void bits_batch_at(const RandomStream& s, const std::uint64_t* counters, std::uint32_t* out);
+// out[4·l + j] = the normal of element 4·counters[l] + j.
+void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out);
+
+// The same for the consecutive counters first, first + 1, …
 // out[4·l + j] = word j of Philox(counter first + l), l < kBatchCounters.
 void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out);
 // out[4·l + j] = the normal of element 4·(first + l) + j (Box-Muller on word pairs (0,1), (2,3)).

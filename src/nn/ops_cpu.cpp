@@ -24,18 +24,16 @@ const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into) {
 
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
             std::int64_t OC, Scratch& scratch) {
-  const float* wf = as_f32(w, OC * C, scratch.weight);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(OC), int(C), 1.0f, inp, int(C), wf, int(C), 0.0f,
-              out, int(OC));
+  // With a bias, out starts as the bias in every row and sgemm accumulates (beta = 1): one pass over
+  // out instead of sgemm's zeroing pass plus a bias pass.
   if (bias) {
     const float* bf = as_f32(bias, OC, scratch.vec);
 #pragma omp parallel for schedule(static) if (N * OC >= parallel_min)
-    for (std::int64_t i = 0; i < N; ++i) {
-      float* row = out + i * OC;
-#pragma omp simd
-      for (std::int64_t j = 0; j < OC; ++j) row[j] += bf[j];
-    }
+    for (std::int64_t i = 0; i < N; ++i) std::copy(bf, bf + OC, out + i * OC);
   }
+  const float* wf = as_f32(w, OC * C, scratch.weight);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(OC), int(C), 1.0f, inp, int(C), wf, int(C),
+              bias ? 1.0f : 0.0f, out, int(OC));
 }
 
 namespace {
@@ -150,50 +148,58 @@ void attention(float* out, const float* q, const float* k, const float* v, const
                std::int64_t B, std::int64_t T, std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale) {
   const std::int64_t group = NH / NKV;
   const std::int64_t q_stride = NH * HD, kv_stride = NKV * HD;
-  // scores (NH, T, T) for one batch row at a time: memory stays O(NH·T²), not O(B·NH·T²).
-  std::vector<float> scores(std::size_t(NH * T * T));
-  for (std::int64_t b = 0; b < B; ++b) {
-    const float* qb = q + b * T * q_stride;
-    const float* kb = k + b * T * kv_stride;
-    const float* vb = v + b * T * kv_stride;
-    const std::int32_t* mb = mask ? mask + b * T : nullptr;
-    // S_h (T, T) = scale · Q_h (T, HD) · K_gᵀ, one sgemm per head (BLAS parallelises each).
-    for (std::int64_t h = 0; h < NH; ++h) {
-      const std::int64_t g = h / group;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), int(HD), scale, qb + h * HD,
-                  int(q_stride), kb + g * HD, int(kv_stride), 0.0f, scores.data() + h * T * T, int(T));
-    }
-    // Masked softmax over keys s ≤ t with mask[s] = 1; masked entries become exactly 0.
-#pragma omp parallel for collapse(2) schedule(static) if (NH * T * T >= parallel_min)
-    for (std::int64_t h = 0; h < NH; ++h) {
-      for (std::int64_t t = 0; t < T; ++t) {
-        float* row = scores.data() + (h * T + t) * T;
-        float max = -std::numeric_limits<float>::infinity();
-        for (std::int64_t s = 0; s <= t; ++s)
-          if (!mb || mb[s]) max = std::max(max, row[s]);
-        if (max == -std::numeric_limits<float>::infinity()) {
-          // No visible key (padding before the first real token): HF's additive mask puts finfo.min on
-          // every key, which swamps the scores, so its softmax is uniform over all T keys. Same here.
-          std::fill(row, row + T, 1.0f / float(T));
-          continue;
+  // One parallel region over (b, h) with plain loops: per-head sgemm calls were 3-5× slower here (each
+  // small call pays OpenBLAS's thread hand-off, ruinous on a loaded machine), and the causal half of
+  // the products is skipped.
+#pragma omp parallel if (B * NH * T * T * HD >= parallel_min)
+  {
+    std::vector<float> w(static_cast<std::size_t>(T));  // one query's scores, then probabilities
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t h = 0; h < NH; ++h) {
+        const std::int64_t g = h / group;
+        const std::int32_t* mb = mask ? mask + b * T : nullptr;
+        const float* kb = k + b * T * kv_stride + g * HD;
+        const float* vb = v + b * T * kv_stride + g * HD;
+        for (std::int64_t t = 0; t < T; ++t) {
+          const float* qt = q + (b * T + t) * q_stride + h * HD;
+          float* o = out + (b * T + t) * q_stride + h * HD;
+          float max = -std::numeric_limits<float>::infinity();
+          for (std::int64_t s = 0; s <= t; ++s) {
+            if (mb && !mb[s]) continue;
+            const float* ks = kb + s * kv_stride;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (std::int64_t d = 0; d < HD; ++d) dot += qt[d] * ks[d];
+            w[std::size_t(s)] = dot * scale;
+            max = std::max(max, w[std::size_t(s)]);
+          }
+          std::fill(o, o + HD, 0.0f);
+          if (max == -std::numeric_limits<float>::infinity()) {
+            // No visible key (padding before the first real token): HF's additive mask puts finfo.min
+            // on every key, which swamps the scores, so its softmax is uniform over all T keys.
+            for (std::int64_t s = 0; s < T; ++s) {
+              const float* vs = vb + s * kv_stride;
+              for (std::int64_t d = 0; d < HD; ++d) o[d] += vs[d] / float(T);
+            }
+            continue;
+          }
+          float sum = 0.0f;
+          for (std::int64_t s = 0; s <= t; ++s) {
+            const float e = (!mb || mb[s]) ? std::exp(w[std::size_t(s)] - max) : 0.0f;
+            w[std::size_t(s)] = e;
+            sum += e;
+          }
+          const float inv = 1.0f / sum;
+          for (std::int64_t s = 0; s <= t; ++s) {
+            if (w[std::size_t(s)] == 0.0f) continue;
+            const float p = w[std::size_t(s)] * inv;
+            const float* vs = vb + s * kv_stride;
+#pragma omp simd
+            for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
+          }
         }
-        float sum = 0.0f;
-        for (std::int64_t s = 0; s <= t; ++s) {
-          const float e = (!mb || mb[s]) ? std::exp(row[s] - max) : 0.0f;
-          row[s] = e;
-          sum += e;
-        }
-        const float inv = 1.0f / sum;
-        for (std::int64_t s = 0; s <= t; ++s) row[s] *= inv;
-        std::fill(row + t + 1, row + T, 0.0f);
       }
-    }
-    // O_h (T, HD) = P_h (T, T) · V_g (T, HD).
-    for (std::int64_t h = 0; h < NH; ++h) {
-      const std::int64_t g = h / group;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(HD), int(T), 1.0f,
-                  scores.data() + h * T * T, int(T), vb + g * HD, int(kv_stride), 0.0f,
-                  out + b * T * q_stride + h * HD, int(q_stride));
     }
   }
 }

@@ -198,6 +198,7 @@ void BpeModel::tokenize(std::string_view word, std::vector<std::int32_t>& out) c
   }
   std::vector<std::int32_t> ids = merge_word(word);
   out.insert(out.end(), ids.begin(), ids.end());
+  if (word.size() >= kCacheMaxWordBytes) return;  // whole texts (no pre-tokenizer) are not kept
   std::lock_guard lock(cache_mutex_);
   if (cache_.size() >= kCacheCapacity) cache_.clear();
   cache_.emplace(std::string(word), std::move(ids));

@@ -91,7 +91,10 @@ class BpeModel {
   std::int32_t byte_ids_[256];  // <0xNN> tokens, -1 where absent
   std::int32_t max_id_ = -1;
 
+  // Words already merged, as tokenizers caches them: at most kCacheCapacity words (then the cache
+  // starts over), each shorter than kCacheMaxWordBytes.
   static constexpr std::size_t kCacheCapacity = 1 << 16;
+  static constexpr std::size_t kCacheMaxWordBytes = 256;
   mutable std::mutex cache_mutex_;
   mutable StringMap<std::vector<std::int32_t>> cache_;
 };

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <set>
@@ -275,69 +276,81 @@ TEST(Direction, RademacherFillIsTheValueStreamSign) {
 
 TEST(Direction, SparseKeepsExactlyTheMaskedCoordinatesScaled) {
   Fixture f(Shapes{{200000}});
-  DirectionOptions o;
-  o.kind = DirectionKind::sparse;
-  o.keep = 0.1;
-  const zo::Direction d(o, f.set);
-  const zo::Param& p = f.set.param(0);
-  const std::int64_t n = p.numel;
-  std::vector<float> z(n), values(n), mask(n);
-  d.fill(p, {17, 1.0f}, 0, n, z.data());
-  zo::fill_normal({17, p.key, zo::Stream::value}, 0, n, values.data());
-  zo::fill_uniform({17, p.key, zo::Stream::mask}, 0, n, mask.data());
-  std::int64_t kept = 0;
-  const double scale = 1.0 / std::sqrt(0.1);
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (double(mask[std::size_t(i)]) < 0.1) {
-      ++kept;
-      ASSERT_NEAR(z[std::size_t(i)], values[std::size_t(i)] * scale, 1e-6 * std::abs(values[std::size_t(i)] * scale));
+  for (const Distribution dist : {Distribution::gaussian, Distribution::rademacher}) {
+    DirectionOptions o;
+    o.kind = DirectionKind::sparse;
+    o.keep = 0.1;
+    o.distribution = dist;
+    const zo::Direction d(o, f.set);
+    const zo::Param& p = f.set.param(0);
+    const std::int64_t n = p.numel;
+    std::vector<float> z(n), values(n), mask(n);
+    d.fill(p, {17, 1.0f}, 0, n, z.data());
+    if (dist == Distribution::gaussian) {
+      zo::fill_normal({17, p.key, zo::Stream::value}, 0, n, values.data());
     } else {
-      ASSERT_EQ(z[std::size_t(i)], 0.0f);
+      zo::fill_rademacher({17, p.key, zo::Stream::value}, 0, n, values.data());
     }
+    zo::fill_uniform({17, p.key, zo::Stream::mask}, 0, n, mask.data());
+    std::int64_t kept = 0;
+    const double scale = 1.0 / std::sqrt(0.1);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double expect = values[std::size_t(i)] * scale;
+      if (double(mask[std::size_t(i)]) < 0.1) {
+        ++kept;
+        ASSERT_NEAR(z[std::size_t(i)], expect, 1e-6 * std::abs(expect)) << zo::to_string(dist) << " " << i;
+      } else {
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(z[std::size_t(i)]), 0u) << zo::to_string(dist) << " " << i;
+      }
+    }
+    // Kept fraction within 5 binomial standard deviations of keep.
+    EXPECT_NEAR(double(kept), 0.1 * n, 5 * std::sqrt(n * 0.1 * 0.9)) << zo::to_string(dist);
   }
-  // Kept fraction within 5 binomial standard deviations of keep.
-  EXPECT_NEAR(double(kept), 0.1 * n, 5 * std::sqrt(n * 0.1 * 0.9));
 }
 
 TEST(Direction, LowRankFillIsUVTransposeOverSqrtRank) {
   Fixture f({{37, 101}, {5}});
-  DirectionOptions o;
-  o.kind = DirectionKind::low_rank;
-  o.rank = 3;
-  const zo::Direction d(o, f.set);
-  const zo::Param& w = f.set.param(0);
-  const zo::Draw draw{2718, 1.5f};
-  std::vector<float> u(37 * 3), v(101 * 3);
-  zo::fill_normal({2718, w.key, zo::Stream::low_rank_u}, 0, 37 * 3, u.data());
-  zo::fill_normal({2718, w.key, zo::Stream::low_rank_v}, 0, 101 * 3, v.data());
-  std::vector<float> z(37 * 101);
-  d.fill(w, draw, 0, 37 * 101, z.data());
-  for (int i = 0; i < 37; ++i) {
-    for (int j = 0; j < 101; ++j) {
-      double ref = 0, mag = 0;
-      for (int k = 0; k < 3; ++k) {
-        ref += double(u[std::size_t(i * 3 + k)]) * v[std::size_t(j * 3 + k)];
-        mag += std::abs(double(u[std::size_t(i * 3 + k)]) * v[std::size_t(j * 3 + k)]);
+  for (const int r : {1, 3, 10}) {  // 10: above the register-blocked ranks
+    DirectionOptions o;
+    o.kind = DirectionKind::low_rank;
+    o.rank = r;
+    const zo::Direction d(o, f.set);
+    const zo::Param& w = f.set.param(0);
+    const zo::Draw draw{2718, 1.5f};
+    std::vector<float> u(static_cast<std::size_t>(37 * r)), v(static_cast<std::size_t>(101 * r));
+    zo::fill_normal({2718, w.key, zo::Stream::low_rank_u}, 0, 37 * r, u.data());
+    zo::fill_normal({2718, w.key, zo::Stream::low_rank_v}, 0, 101 * r, v.data());
+    std::vector<float> z(37 * 101);
+    d.fill(w, draw, 0, 37 * 101, z.data());
+    for (int i = 0; i < 37; ++i) {
+      for (int j = 0; j < 101; ++j) {
+        double ref = 0, mag = 0;
+        for (int k = 0; k < r; ++k) {
+          ref += double(u[std::size_t(i * r + k)]) * v[std::size_t(j * r + k)];
+          mag += std::abs(double(u[std::size_t(i * r + k)]) * v[std::size_t(j * r + k)]);
+        }
+        ref *= 1.5 / std::sqrt(double(r));
+        mag *= 1.5 / std::sqrt(double(r));
+        ASSERT_NEAR(z[std::size_t(i * 101 + j)], ref, 1e-6 * mag + 1e-30) << "rank " << r << " at " << i << "," << j;
       }
-      ref *= 1.5 / std::sqrt(3.0);
-      mag *= 1.5 / std::sqrt(3.0);
-      ASSERT_NEAR(z[std::size_t(i * 101 + j)], ref, 1e-6 * mag + 1e-30) << i << "," << j;
     }
+    // The 1-D param moves densely.
+    const zo::Param& b = f.set.param(1);
+    std::vector<float> zb(5), ref(5);
+    d.fill(b, draw, 0, 5, zb.data());
+    zo::fill_normal({2718, b.key, zo::Stream::value}, 0, 5, ref.data());
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(zb[i], ref[i] * 1.5f);
   }
-  // The 1-D param moves densely.
-  const zo::Param& b = f.set.param(1);
-  std::vector<float> zb(5), ref(5);
-  d.fill(b, draw, 0, 5, zb.data());
-  zo::fill_normal({2718, b.key, zo::Stream::value}, 0, 5, ref.data());
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(zb[i], ref[i] * 1.5f);
 }
 
 TEST(Direction, FillOfAnySubrangeEqualsTheSliceOfTheWhole) {
   Fixture f({{37, 101}});
-  for (auto kind : {DirectionKind::dense, DirectionKind::sparse, DirectionKind::low_rank}) {
+  for (auto [kind, rank] : std::vector<std::pair<DirectionKind, int>>{
+           {DirectionKind::dense, 1}, {DirectionKind::sparse, 1}, {DirectionKind::low_rank, 4}, {DirectionKind::low_rank, 9}}) {
     DirectionOptions o;
     o.kind = kind;
     o.keep = 0.3;
+    o.rank = rank;
     const zo::Direction d(o, f.set);
     const zo::Param& p = f.set.param(0);
     std::vector<float> whole(std::size_t(p.numel));

@@ -110,6 +110,15 @@ TEST_P(TokenizerGolden, DecodesLikeHuggingFace) {
   EXPECT_EQ(tok.decode(whole, true), golden_.at("whole").at("decoded").get<std::string>());
 }
 
+TEST_P(TokenizerGolden, DecodesArbitraryIdsLikeHuggingFace) {
+  const Tokenizer& tok = load_for_golden(GetParam(), golden_);
+  for (const json& c : golden_.at("decode_cases")) {
+    const std::vector<std::int32_t> ids = ids_of(c.at("ids"));
+    EXPECT_EQ(tok.decode(ids, true), c.at("decoded").get<std::string>()) << c.at("ids").dump();
+    EXPECT_EQ(tok.decode(ids, false), c.at("decoded_with_special").get<std::string>()) << c.at("ids").dump();
+  }
+}
+
 TEST_P(TokenizerGolden, RoundTripsWhereHuggingFaceRoundTrips) {
   const Tokenizer& tok = load_for_golden(GetParam(), golden_);
   int round_trips = 0;

@@ -48,7 +48,7 @@ struct DirectionOptions {
   int rank = 4;                        // low_rank: r >= 1
   BlockOrder order = BlockOrder::all;  // all: every block moves every step
   int blocks_per_step = 1;             // k, in [1, number of blocks], for order != all
-  std::vector<double> block_weights;   // weighted: one per block, >= 0, finite, not all 0; empty = ∝ numel
+  std::vector<double> block_weights{}; // weighted: one per block, >= 0, finite, not all 0; empty = ∝ numel
 
   // Throws zo::Error naming the field, its value and the rule.
   void validate(std::size_t num_blocks) const;

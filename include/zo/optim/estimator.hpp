@@ -43,8 +43,8 @@ struct Probe {
 // Everything an update needs from one step: which blocks moved, and the probes.
 struct Estimate {
   std::int64_t step = 0;
-  std::vector<std::uint32_t> blocks;
-  std::vector<Probe> probes;
+  std::vector<std::uint32_t> blocks{};
+  std::vector<Probe> probes{};
   double loss = 0.0;              // central: mean of (f₊ + f₋)/2 over probes; forward: f₀
   std::int64_t evaluations = 0;   // loss evaluations this step
   bool finite = true;             // false when any evaluation was NaN or ±Inf (θ is restored regardless)

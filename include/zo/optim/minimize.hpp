@@ -58,13 +58,13 @@ struct MinimizeOptions {
   OptimizerOptions optimizer{};
   ScheduleOptions schedule{};
   NanPolicy nan_policy = NanPolicy::stop;
-  std::vector<Callback> callbacks;
+  std::vector<Callback> callbacks{};
   void validate() const;                // throws zo::Error naming the field
 };
 
 struct Summary {
   Termination termination = Termination::max_steps;
-  std::string message;
+  std::string message{};
   double initial_loss = 0.0;   // f(x0), one evaluation (counted)
   double final_loss = 0.0;     // f(x) at the end, one evaluation (counted)
   std::int64_t steps = 0;

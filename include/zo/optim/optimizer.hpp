@@ -43,9 +43,9 @@ StateScope state_scope_from_string(std::string_view);
 
 // Overrides for the params whose name matches `pattern` (ECMAScript regex, searched); first match wins.
 struct ParamGroup {
-  std::string pattern;
+  std::string pattern{};
   double lr_scale = 1.0;
-  std::optional<double> weight_decay;
+  std::optional<double> weight_decay{};
 };
 
 struct OptimizerOptions {
@@ -61,15 +61,15 @@ struct OptimizerOptions {
   bool bias_correction = false;
   bool zeta_outside_root = false;
   StateScope state = StateScope::all;
-  std::vector<ParamGroup> groups;
+  std::vector<ParamGroup> groups{};
   void validate() const;                    // throws zo::Error naming the field, value and rule
 };
 
 // Optimizer state as named float tensors plus scalars: what checkpoints store.
 struct StateDict {
-  std::string kind;                                      // to_string(OptimizerKind)
-  std::map<std::string, double> scalars;                 // e.g. "t" (updates applied)
-  std::map<std::string, std::vector<float>> tensors;     // "<param name>/m", "<param name>/v", …
+  std::string kind{};                                    // to_string(OptimizerKind)
+  std::map<std::string, double> scalars{};               // e.g. "t" (updates applied)
+  std::map<std::string, std::vector<float>> tensors{};   // "<param name>/m", "<param name>/v", …
 
   std::string serialize() const;                         // binary: magic "ZOSD", version, then entries
   static StateDict deserialize(std::string_view bytes);  // throws zo::Error on a bad magic, version or size

@@ -12,22 +12,28 @@ namespace {
 
 std::vector<std::string> slots(const OptimizerOptions&) { return {"m", "v"}; }
 
-void apply(const Chunk& c) {
+template <bool kZetaOutsideRoot>
+void update(const Chunk& c) {
   const float lr = c.lr;
   const float beta1 = float(c.options->beta1);
   const float beta2 = float(c.options->beta2);
   const float zeta = float(c.options->zeta);
-  const bool outside = c.options->zeta_outside_root;
   const float inv_bias1 = 1.0f / c.bias1;
   const float inv_bias2 = 1.0f / c.bias2;
-  float* m = c.state[0];
-  float* v = c.state[1];
+  float* __restrict theta = c.theta;
+  const float* __restrict g = c.g;
+  float* __restrict m = c.state[0];
+  float* __restrict v = c.state[1];
+  float den[kChunk];
   for (std::int64_t i = 0; i < c.n; ++i) {
-    m[i] = beta1 * m[i] + (1.0f - beta1) * c.g[i];
+    m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
     v[i] = beta2 * v[i] + (1.0f - beta2) * m[i] * m[i];
-    c.theta[i] -= lr * (m[i] * inv_bias1) * inverse_denominator(v[i] * inv_bias2, zeta, outside);
   }
+  denominators<kZetaOutsideRoot>(v, inv_bias2, zeta, c.n, den);
+  for (std::int64_t i = 0; i < c.n; ++i) theta[i] -= lr * (m[i] * inv_bias1) / den[i];
 }
+
+void apply(const Chunk& c) { c.options->zeta_outside_root ? update<true>(c) : update<false>(c); }
 
 }  // namespace
 

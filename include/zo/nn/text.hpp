@@ -1,0 +1,45 @@
+// Scoring and greedy generation over token ids, for `zo score` and `zo generate` (which tokenize with
+// zo::nn::Tokenizer). Both run Model's forward pass; neither needs gradients.
+#pragma once
+
+#include "zo/nn/model.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace zo::nn {
+
+// Perplexity of a token sequence, evaluated in consecutive windows of at most max_length tokens (HF's
+// perplexity recipe with stride = max_length): within a window, token i is predicted from tokens
+// before it in the same window; the first token of each window is not scored. Windows are batched
+// `batch` at a time, right-padded (mask 0, label −100).
+struct ScoreOptions {
+  std::int64_t max_length = 0;  // tokens per window; 0 = the model's max_position_embeddings
+  std::int64_t batch = 4;       // windows per forward pass, > 0
+  void validate() const;        // throws zo::Error naming the field, value and rule
+};
+
+struct ScoreResult {
+  std::vector<float> token_losses;  // per input token (nats); NaN where the token is not scored
+  double sum = 0.0;                 // summed cross-entropy of the scored tokens
+  std::int64_t count = 0;           // scored tokens
+  double mean_loss = 0.0;           // sum / count
+  double perplexity = 0.0;          // exp(mean_loss)
+};
+
+// Throws zo::Error when ids has fewer than 2 tokens (nothing to score).
+ScoreResult score(Model& model, std::span<const std::int32_t> ids, const ScoreOptions& options = {});
+
+// Greedy decoding: appends argmax-logit tokens (the lowest id on a tie) to the prompt, one forward pass
+// per token over the last max_position_embeddings tokens (no KV cache), until max_new_tokens or, when
+// stop_id is set, that token (included in the result). Returns the new tokens only.
+struct GenerateOptions {
+  std::int64_t max_new_tokens = 32;       // >= 0
+  std::optional<std::int32_t> stop_id;    // usually the model's eos_token_id
+  void validate() const;
+};
+std::vector<std::int32_t> generate_greedy(Model& model, std::span<const std::int32_t> prompt,
+                                          const GenerateOptions& options = {});
+
+}  // namespace zo::nn

@@ -1,0 +1,81 @@
+#include "zo/nn/text.hpp"
+
+#include "zo/core/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace zo::nn {
+
+void ScoreOptions::validate() const {
+  if (max_length < 0 || max_length == 1)
+    fail("option 'max_length' = {}: must be 0 (the model's limit) or >= 2", max_length);
+  if (batch <= 0) fail("option 'batch' = {}: must be > 0", batch);
+}
+
+void GenerateOptions::validate() const {
+  if (max_new_tokens < 0) fail("option 'max_new_tokens' = {}: must be >= 0", max_new_tokens);
+}
+
+ScoreResult score(Model& model, std::span<const std::int32_t> ids, const ScoreOptions& options) {
+  options.validate();
+  const std::int64_t n = std::int64_t(ids.size());
+  if (n < 2) fail("score: {} token(s): at least 2 are needed (one to predict from, one to predict)", n);
+  const std::int64_t limit = model.config().max_positions;
+  const std::int64_t window = std::min(options.max_length == 0 ? limit : options.max_length, limit);
+  if (window < 2) fail("score: window of {} tokens: must be >= 2", window);
+
+  ScoreResult result;
+  result.token_losses.assign(ids.size(), std::numeric_limits<float>::quiet_NaN());
+  const std::int64_t windows = (n + window - 1) / window;
+  const std::int32_t pad = model.config().pad_token_id.value_or(0);
+  for (std::int64_t first = 0; first < windows; first += options.batch) {
+    const std::int64_t B = std::min(options.batch, windows - first);
+    // T = the longest window in this batch; shorter ones (only the text's last) are right-padded.
+    const std::int64_t T = std::min(window, n - first * window);
+    std::vector<std::int32_t> tokens(std::size_t(B * T), pad), mask(std::size_t(B * T), 0),
+        labels(std::size_t(B * T), ignore_index);
+    for (std::int64_t b = 0; b < B; ++b) {
+      const std::int64_t start = (first + b) * window, len = std::min(window, n - start);
+      for (std::int64_t t = 0; t < len; ++t) {
+        const auto i = std::size_t(b * T + t);
+        tokens[i] = ids[std::size_t(start + t)];
+        mask[i] = 1;
+        if (t > 0) labels[i] = tokens[i];
+      }
+    }
+    const LossResult loss = model.loss({B, T, tokens, mask}, labels);
+    // loss.token_losses follow (b, t) order over the labelled positions: map them back to the ids.
+    std::size_t k = 0;
+    for (std::int64_t b = 0; b < B; ++b) {
+      const std::int64_t start = (first + b) * window, len = std::min(window, n - start);
+      for (std::int64_t t = 1; t < len; ++t) result.token_losses[std::size_t(start + t)] = loss.token_losses[k++];
+    }
+    result.sum += loss.sum;
+    result.count += loss.count;
+  }
+  result.mean_loss = result.sum / double(result.count);
+  result.perplexity = std::exp(result.mean_loss);
+  return result;
+}
+
+std::vector<std::int32_t> generate_greedy(Model& model, std::span<const std::int32_t> prompt,
+                                          const GenerateOptions& options) {
+  options.validate();
+  if (prompt.empty()) fail("generate: empty prompt: at least one token is needed");
+  std::vector<std::int32_t> sequence(prompt.begin(), prompt.end()), out;
+  const std::int64_t limit = model.config().max_positions;
+  for (std::int64_t step = 0; step < options.max_new_tokens; ++step) {
+    const std::int64_t T = std::min<std::int64_t>(std::int64_t(sequence.size()), limit);
+    std::span<const std::int32_t> context(sequence.data() + sequence.size() - std::size_t(T), std::size_t(T));
+    const std::vector<float> logits = model.logits_at({1, T, context, {}}, 0, T - 1);
+    const auto next = std::int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    sequence.push_back(next);
+    out.push_back(next);
+    if (options.stop_id && next == *options.stop_id) break;
+  }
+  return out;
+}
+
+}  // namespace zo::nn
