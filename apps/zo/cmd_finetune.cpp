@@ -257,6 +257,7 @@ void run(CLI::App& sub, FinetuneArgs& a) {
       {"eval_seconds", summary.eval_seconds},
       {"checkpoint_seconds", summary.checkpoint_seconds},
       {"seconds_per_step", steps_run > 0 ? summary.seconds / steps_run : 0.0},
+      {"loss_seconds_per_step", steps_run > 0 ? summary.loss_seconds / steps_run : 0.0},
       {"peak_rss_mb", peak_rss_mb()},
       {"trainable_parameters", objective.params().numel()},
       {"train_examples", objective.train_size()},

@@ -189,7 +189,7 @@ TrainSummary Trainer::run() {
   const Direction direction(o.direction, params);
   const Estimator estimator(o.estimator);
   const auto start = Clock::now();
-  double eval_seconds = 0.0, checkpoint_seconds = 0.0;
+  double eval_seconds = 0.0, checkpoint_seconds = 0.0, loss_seconds = 0.0;
 
   const auto run_eval = [&](std::int64_t step) {
     if (!o.evaluate) return;
@@ -229,7 +229,9 @@ TrainSummary Trainer::run() {
     const double lr = o.optimizer.lr * lr_factor(o.schedule, t, o.steps);
     losses.clear();
     const Loss loss = [&]() {
+      const auto t0 = Clock::now();
       const double v = objective_.loss(batch);
+      loss_seconds += since(t0);
       losses.push_back(v);
       return v;
     };
@@ -275,6 +277,7 @@ TrainSummary Trainer::run() {
   summary.steps = state.step;
   summary.eval_seconds = eval_seconds;
   summary.checkpoint_seconds = checkpoint_seconds;
+  summary.loss_seconds = loss_seconds;
   summary.seconds = since(start) - eval_seconds - checkpoint_seconds;
   return summary;
 }

@@ -172,4 +172,43 @@ TEST(FinetuneCli, ABadRecordIsAnErrorNamingFileLineAndField) {
   EXPECT_NE(slurp(log).find("bad_field.jsonl:3: field 'sentence': missing"), std::string::npos) << slurp(log);
 }
 
+TEST(FinetuneCli, AConfigFileSetsOptionsAndACustomTemplateAndFlagsWin) {
+  TempDir dir;
+  const fs::path log = dir.path / "log.txt";
+  const fs::path config = dir.path / "run.json";
+  std::ofstream(config) << R"({"model": ")" << kData << R"(models/opt-tied", "tokenizer": ")" << kData
+                        << R"(tokenizers/bytelevel-1k/tokenizer.json", "task": "custom", "train": ")" << kData
+                        << R"(tasks/sst2_train.jsonl", "steps": 3, "batch": 2, "lr": 0.001, "optimizer": "r-adazo",
+      "loss": "classification", "no_plots": true,
+      "template": {"template": "Review: {sentence}\nSentiment:", "label_words": [" bad", " good"]}})";
+  ASSERT_EQ(run({kZo, "finetune", "--config", config.string(), "--steps", "4", "--out", (dir.path / "out").string()}, log), 0)
+      << slurp(log);
+  const std::string summary = slurp(dir.path / "out" / "summary.json");
+  EXPECT_NE(summary.find("\"steps\": 4"), std::string::npos) << summary;  // the flag won over the config's 3
+  EXPECT_NE(slurp(dir.path / "out" / "ledger.tsv").find("\"kind\":\"r-adazo\""), std::string::npos);
+
+  std::ofstream(config, std::ios::trunc) << R"({"learning_rate": 1})";
+  EXPECT_EQ(run({kZo, "finetune", "--config", config.string(), "--out", (dir.path / "out2").string()}, log), 1);
+  EXPECT_NE(slurp(log).find("key 'learning_rate': not an option of zo finetune"), std::string::npos) << slurp(log);
+}
+
+TEST(FinetuneCli, HelpListsEveryOption) {
+  TempDir dir;
+  const fs::path log = dir.path / "help.txt";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
+    (void)f;
+    ::execl(kZo.c_str(), kZo.c_str(), "finetune", "--help", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  EXPECT_EQ(wait_exit(pid), 0);
+  const std::string help = slurp(log);
+  for (const char* option : {"--model", "--task", "--train", "--eval", "--optimizer", "--direction", "--steps", "--lr", "--eps",
+                             "--batch", "--k", "--seed", "--eval-every", "--checkpoint-every", "--out", "--resume", "--config",
+                             "--loss", "--mode", "--nan-policy"}) {
+    EXPECT_NE(help.find(option), std::string::npos) << option;
+  }
+}
+
 }  // namespace

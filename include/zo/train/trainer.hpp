@@ -112,6 +112,7 @@ struct TrainSummary {
   double seconds = 0.0;          // training time in this process (evaluation and checkpoints excluded)
   double eval_seconds = 0.0;
   double checkpoint_seconds = 0.0;
+  double loss_seconds = 0.0;     // part of `seconds` spent inside TrainObjective::loss (the forward passes)
   std::optional<Evaluation> first_eval, last_eval;
   std::vector<double> losses;    // per step of this process
 };
