@@ -135,6 +135,7 @@ DirectionOptions direction_from_args(const FinetuneArgs& a) {
 }
 
 void write_plots(const fs::path& out, const TrainSummary& s, const fs::path& eval_log) {
+  if (s.losses.empty()) return;  // a resumed run that had nothing left to do
   Series loss{.label = "train loss", .x = {}, .y = {}};
   for (std::size_t i = 0; i < s.losses.size(); ++i) {
     loss.x.push_back(double(s.start_step + std::int64_t(i) + 1));
@@ -155,6 +156,7 @@ void write_plots(const fs::path& out, const TrainSummary& s, const fs::path& eva
     acc.x.push_back(std::stod(f[0]));
     acc.y.push_back(std::stod(f[2]));
   }
+  if (acc.x.empty()) return;  // no evaluation set
   write_line_plot(out / "accuracy.png", std::vector<Series>{acc},
                   {.title = "zo finetune: evaluation accuracy", .x_label = "step", .y_label = "accuracy"});
 }
@@ -258,6 +260,8 @@ void run(CLI::App& sub, FinetuneArgs& a) {
       {"checkpoint_seconds", summary.checkpoint_seconds},
       {"seconds_per_step", steps_run > 0 ? summary.seconds / steps_run : 0.0},
       {"loss_seconds_per_step", steps_run > 0 ? summary.loss_seconds / steps_run : 0.0},
+      {"cpu_seconds_per_step", steps_run > 0 ? summary.cpu_seconds / steps_run : 0.0},
+      {"loss_cpu_seconds_per_step", steps_run > 0 ? summary.loss_cpu_seconds / steps_run : 0.0},
       {"peak_rss_mb", peak_rss_mb()},
       {"trainable_parameters", objective.params().numel()},
       {"train_examples", objective.train_size()},

@@ -10,6 +10,7 @@
 #include "zo/train/options_json.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -24,6 +25,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time of the process (every thread), in seconds.
+double cpu_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 // An appended CSV log whose first column is a step; on resume the rows after a step are cut off.
 class StepLog {
@@ -190,11 +198,15 @@ TrainSummary Trainer::run() {
   const Estimator estimator(o.estimator);
   const auto start = Clock::now();
   double eval_seconds = 0.0, checkpoint_seconds = 0.0, loss_seconds = 0.0;
+  const double cpu_start = cpu_now();
+  double eval_cpu = 0.0, checkpoint_cpu = 0.0, loss_cpu = 0.0;
 
   const auto run_eval = [&](std::int64_t step) {
     if (!o.evaluate) return;
     const auto t0 = Clock::now();
+    const double c0 = cpu_now();
     const Evaluation e = objective_.evaluate();
+    eval_cpu += cpu_now() - c0;
     const double s = since(t0);
     eval_seconds += s;
     eval_log.add({std::to_string(step), format_number(e.loss), format_number(e.accuracy), std::to_string(e.examples),
@@ -209,8 +221,13 @@ TrainSummary Trainer::run() {
     struct Timer {
       Clock::time_point t0;
       double& total;
-      ~Timer() { total += since(t0); }
-    } timer{t0, checkpoint_seconds};
+      double c0;
+      double& cpu;
+      ~Timer() {
+        total += since(t0);
+        cpu += cpu_now() - c0;
+      }
+    } timer{t0, checkpoint_seconds, cpu_now(), checkpoint_cpu};
     ledger->flush();
     train_log.flush();
     state.skipped_steps = summary.skipped_steps;
@@ -230,7 +247,9 @@ TrainSummary Trainer::run() {
     losses.clear();
     const Loss loss = [&]() {
       const auto t0 = Clock::now();
+      const double c0 = cpu_now();
       const double v = objective_.loss(batch);
+      loss_cpu += cpu_now() - c0;
       loss_seconds += since(t0);
       losses.push_back(v);
       return v;
@@ -278,6 +297,8 @@ TrainSummary Trainer::run() {
   summary.eval_seconds = eval_seconds;
   summary.checkpoint_seconds = checkpoint_seconds;
   summary.loss_seconds = loss_seconds;
+  summary.cpu_seconds = cpu_now() - cpu_start - eval_cpu - checkpoint_cpu;
+  summary.loss_cpu_seconds = loss_cpu;
   summary.seconds = since(start) - eval_seconds - checkpoint_seconds;
   return summary;
 }

@@ -113,6 +113,9 @@ struct TrainSummary {
   double eval_seconds = 0.0;
   double checkpoint_seconds = 0.0;
   double loss_seconds = 0.0;     // part of `seconds` spent inside TrainObjective::loss (the forward passes)
+  // The same two, in CPU time of the whole process (all threads): robust to other load on the machine.
+  double cpu_seconds = 0.0;
+  double loss_cpu_seconds = 0.0;
   std::optional<Evaluation> first_eval, last_eval;
   std::vector<double> losses;    // per step of this process
 };
