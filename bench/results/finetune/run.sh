@@ -75,11 +75,12 @@ if [[ $part == all || $part == curves ]]; then
   curves="$here/curves.csv"
   echo "optimizer,lr,step,loss" > "$curves"
   for opt in zo-sgd zo-adamm r-adazo; do
-    for lr in 1e-4 1e-3 1e-2; do
+    case $opt in zo-sgd) grid="1e-5 1e-4";; *) grid="1e-4 1e-3";; esac
+    for lr in $grid; do
       out="$work/curve-$opt-$lr"
       rm -rf "$out"
-      "$zo" finetune --model "$work/optsmall" --task sst2 --train "$root/tests/data/tasks/sst2_train.jsonl" --k 0 --steps 300 \
-        --batch 8 --lr "$lr" --eps 1e-3 --optimizer "$opt" --out "$out" --ledger-fsync-every 1000 --no-plots 2> "$out.log" || true
+      "$zo" finetune --model "$work/optsmall" --task sst2 --train "$root/tests/data/tasks/sst2_train.jsonl" --k 0 --steps 60 \
+        --batch 4 --lr "$lr" --eps 1e-3 --optimizer "$opt" --out "$out" --ledger-fsync-every 1000 --no-plots 2> "$out.log" || true
       tail -n +2 "$out/train_log.csv" | awk -F, -v o="$opt" -v l="$lr" '{print o "," l "," $1 "," $2}' >> "$curves"
     done
   done
