@@ -1,0 +1,30 @@
+// Examples as token sequences, the way MeZO encodes them (large_models/utils.py, encode_prompt):
+// for candidate c the sequence is encode(context + continuation[c]) and the candidate's tokens are its
+// last option_length[c] tokens, where option_length[c] = |encode(full)| − |encode(context)|. Sequences
+// longer than max_tokens keep their last max_tokens tokens (MeZO truncates on the left).
+#pragma once
+
+#include "zo/tasks/prompt.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace zo {
+
+// Text → token ids (e.g. a bound zo::nn::Tokenizer::encode with special tokens).
+using TextEncoder = std::function<std::vector<std::int32_t>(std::string_view)>;
+
+struct EncodedExample {
+  std::vector<std::vector<std::int32_t>> sequences;  // per candidate: the full token ids
+  std::vector<std::int32_t> option_lengths;          // per candidate: trailing tokens that are the candidate's
+  int gold = 0;
+  std::string where;  // "file:line"
+};
+
+// Throws zo::Error naming the record when a candidate adds no token (|full| <= |context|), or when
+// max_tokens < 2 or is smaller than a candidate's own tokens + 1 (nothing left to condition on).
+EncodedExample encode_example(const Example& example, const TextEncoder& encode, std::int64_t max_tokens = 2048);
+
+}  // namespace zo

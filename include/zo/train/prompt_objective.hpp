@@ -1,0 +1,88 @@
+// Prompt-based classification as a TrainObjective over a zo::nn::Model (MeZO's objective).
+//
+//   loss(batch)  lm:             the gold candidate's sequences, labels = its option tokens only;
+//                                 Model::loss's mean = MeZO's token-averaged cross-entropy
+//                classification: every candidate's sequence; s_c = mean option-token log-likelihood;
+//                                 cross-entropy over the candidates (prompt_loss.hpp)
+//   evaluate()   every candidate of every evaluation example, eval_batch sequences per forward pass;
+//                accuracy = share of examples whose best-scoring candidate (CandidateScore) is gold;
+//                loss = the training loss kind on the evaluation set.
+// Sequences are padded on the right to the longest in the forward pass (attention mask 0, label
+// ignore_index), with the model's pad_token_id (0 when it has none).
+//
+// Shared prefix (METHODS.md §8): when the step's moving blocks are all model layers ≥ k ("layers.<k>"
+// blocks, or "head"), the layers below k compute the same activations at θ+εz and θ−εz: the first
+// evaluation of the step keeps the residual stream entering layer k and every evaluation of the step
+// resumes from it (Model::hidden_states / loss_from, bit-identical to a full forward). On by default.
+//
+// In LoRA mode the objective merges the adapters of the blocks that moved since the last forward pass
+// into the model's weights first (lora.hpp).
+#pragma once
+
+#include "zo/nn/model.hpp"
+#include "zo/tasks/encoded_example.hpp"
+#include "zo/tasks/prompt_loss.hpp"
+#include "zo/train/lora.hpp"
+#include "zo/train/trainer.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace zo {
+
+struct PromptObjectiveOptions {
+  PromptLoss loss = PromptLoss::lm;
+  CandidateScore score = CandidateScore::mean;  // MeZO's evaluation: mean log-likelihood per option token
+  std::int64_t eval_batch = 8;                  // sequences per evaluation forward pass, >= 1
+  bool shared_prefix = true;
+  void validate() const;
+};
+
+class PromptObjective : public TrainObjective {
+ public:
+  // Full mode: trains model.params(). LoRA mode (lora != nullptr): trains lora->params(); `lora` must
+  // wrap this model's params and outlive the objective. Throws zo::Error on an empty training set or
+  // examples without candidates.
+  PromptObjective(nn::Model& model, std::vector<EncodedExample> train, std::vector<EncodedExample> eval,
+                  PromptObjectiveOptions options, LoraAdapters* lora = nullptr);
+
+  ParamSet& params() override;
+  std::size_t train_size() const override { return train_.size(); }
+  void begin_step(std::span<const std::size_t> batch, std::span<const std::uint32_t> blocks) override;
+  double loss(std::span<const std::size_t> batch) override;
+  Evaluation evaluate() override;
+
+  // Forward passes run so far (a loss with a shared prefix counts as one).
+  std::int64_t forward_passes() const { return forward_passes_; }
+  // The model's parameters (the same views in both modes).
+  ParamSet& model_params() { return model_params_; }
+
+ private:
+  struct Packed {
+    std::vector<std::int32_t> tokens, mask, labels;
+    std::int64_t B = 0, T = 0;
+    nn::TokenBatch view() const { return {.B = B, .T = T, .tokens = tokens, .mask = mask}; }
+  };
+  Packed pack(const std::vector<const std::vector<std::int32_t>*>& sequences, const std::vector<std::int32_t>& option_lengths) const;
+  void sync_lora(bool all);
+  std::int64_t prefix_layer(std::span<const std::uint32_t> blocks) const;
+
+  nn::Model& model_;
+  ParamSet model_params_;
+  std::vector<EncodedExample> train_, eval_;
+  PromptObjectiveOptions options_;
+  LoraAdapters* lora_ = nullptr;
+  std::int32_t pad_id_ = 0;
+  std::int64_t forward_passes_ = 0;
+  // The current step (from begin_step).
+  std::vector<std::uint32_t> step_blocks_, previous_blocks_;
+  std::vector<std::size_t> step_batch_;
+  std::int64_t step_prefix_layer_ = 0;
+  std::optional<Packed> step_packed_;
+  std::vector<float> step_hidden_;
+  bool step_active_ = false;
+  bool lora_all_dirty_ = true;
+};
+
+}  // namespace zo

@@ -1,0 +1,241 @@
+#include "zo/train/checkpoint.hpp"
+
+#include "zo/core/error.hpp"
+#include "zo/nn/safetensors.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace zo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kFormat = "zo-checkpoint";
+constexpr int kVersion = 1;
+constexpr std::string_view kParams = "params.safetensors";
+constexpr std::string_view kOptimizer = "optimizer.zosd";
+constexpr std::string_view kState = "state.json";
+
+std::string checkpoint_name(std::int64_t step) { return fmt::format("step-{:08d}", step); }
+
+// Step of a final checkpoint folder name, or -1.
+std::int64_t step_of(const std::string& name) {
+  if (!name.starts_with("step-") || name.size() < 6) return -1;
+  std::int64_t step = 0;
+  for (std::size_t i = 5; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    step = step * 10 + (name[i] - '0');
+  }
+  return step;
+}
+
+void fsync_path(const fs::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  if (fd < 0) fail("{}: cannot open for fsync: {}", path.string(), std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) fail("{}: fsync failed: {}", path.string(), std::strerror(errno));
+}
+
+void write_synced(const fs::path& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("{}: cannot create: {}", path.string(), std::strerror(errno));
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      fail("{}: write failed: {}", path.string(), std::strerror(err));
+    }
+    bytes.remove_prefix(std::size_t(n));
+  }
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) fail("{}: fsync failed: {}", path.string(), std::strerror(errno));
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open the checkpoint file", path.string());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::uint32_t crc_of_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open the checkpoint file", path.string());
+  std::vector<char> buffer(1 << 20);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (in) {
+    in.read(buffer.data(), std::streamsize(buffer.size()));
+    const std::streamsize n = in.gcount();
+    if (n > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), uInt(n));
+  }
+  return std::uint32_t(crc);
+}
+
+template <class T>
+T field(const nlohmann::json& json, const char* name, const std::string& where) {
+  const auto it = json.find(name);
+  if (it == json.end()) fail("{}: field '{}': missing", where, name);
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail("{}: field '{}': wrong type ({})", where, name, it->dump());
+  }
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+nlohmann::json RunState::to_json() const {
+  return {{"step", step},          {"run_seed", run_seed}, {"total_steps", total_steps}, {"epoch", epoch},
+          {"position", position}, {"skipped_steps", skipped_steps}, {"extra", extra}};
+}
+
+RunState RunState::from_json(const nlohmann::json& json, const std::string& where) {
+  if (!json.is_object()) fail("{}: the run state must be a JSON object", where);
+  RunState s;
+  s.step = field<std::int64_t>(json, "step", where);
+  s.run_seed = field<std::uint64_t>(json, "run_seed", where);
+  s.total_steps = field<std::int64_t>(json, "total_steps", where);
+  s.epoch = field<std::int64_t>(json, "epoch", where);
+  s.position = field<std::int64_t>(json, "position", where);
+  s.skipped_steps = field<std::int64_t>(json, "skipped_steps", where);
+  s.extra = json.contains("extra") ? json.at("extra") : nlohmann::json::object();
+  if (s.step < 0 || s.epoch < 0 || s.position < 0) fail("{}: step, epoch and position must be >= 0", where);
+  return s;
+}
+
+void CheckpointOptions::validate() const {
+  if (keep_last < 1) fail("checkpoint option 'keep_last' = {}: must be >= 1", keep_last);
+}
+
+fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const StateDict& optimizer,
+                          const RunState& state, const CheckpointOptions& options) {
+  options.validate();
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) fail("{}: cannot create the checkpoint folder: {}", root.string(), ec.message());
+  const std::string name = checkpoint_name(state.step);
+  const fs::path tmp = root / (".tmp-" + name);
+  const fs::path final_dir = root / name;
+  fs::remove_all(tmp, ec);
+  try {
+    fs::create_directories(tmp);
+    std::vector<nn::TensorToWrite> tensors;
+    for (const Param& p : trainable.params()) {
+      tensors.push_back({.name = p.name, .dtype = p.dtype, .shape = p.shape, .data = p.data});
+    }
+    nn::write_safetensors(tmp / kParams, tensors, {{"format", std::string(kFormat)}});
+    write_synced(tmp / kOptimizer, optimizer.serialize());
+    nlohmann::json files = nlohmann::json::object();
+    for (std::string_view f : {kParams, kOptimizer}) {
+      const fs::path p = tmp / f;
+      files[std::string(f)] = {{"bytes", fs::file_size(p)}, {"crc32", crc_of_file(p)}};
+    }
+    const nlohmann::json meta = {{"format", kFormat}, {"version", kVersion}, {"run", state.to_json()}, {"files", files}};
+    write_synced(tmp / kState, meta.dump(2) + "\n");
+    fsync_path(tmp, true);
+    if (fs::exists(final_dir)) fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);
+    fsync_path(root, true);
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp, ec);
+    fail("{}: cannot write the checkpoint: {}", final_dir.string(), e.what());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  // Keep the newest keep_last.
+  std::vector<std::pair<std::int64_t, fs::path>> all;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::int64_t s = step_of(entry.path().filename().string());
+    if (s >= 0 && entry.is_directory()) all.emplace_back(s, entry.path());
+  }
+  std::sort(all.begin(), all.end());
+  for (std::size_t i = 0; i + std::size_t(options.keep_last) < all.size(); ++i) fs::remove_all(all[i].second, ec);
+  return final_dir;
+}
+
+std::optional<fs::path> latest_checkpoint(const fs::path& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return std::nullopt;
+  std::int64_t best = -1;
+  std::optional<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::int64_t s = step_of(entry.path().filename().string());
+    if (s > best && entry.is_directory() && fs::exists(entry.path() / kState)) {
+      best = s;
+      found = entry.path();
+    }
+  }
+  return found;
+}
+
+LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
+  const fs::path state_path = dir / kState;
+  const std::string where = state_path.string();
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(read_all(state_path));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: not valid JSON ({})", where, e.what());
+  }
+  if (!meta.is_object()) fail("{}: must be a JSON object", where);
+  if (field<std::string>(meta, "format", where) != kFormat) fail("{}: field 'format': not a zo checkpoint", where);
+  const int version = field<int>(meta, "version", where);
+  if (version != kVersion) fail("{}: field 'version': {} is not supported (this zo reads version {})", where, version, kVersion);
+  const auto files = field<nlohmann::json>(meta, "files", where);
+  for (std::string_view f : {kParams, kOptimizer}) {
+    const fs::path p = dir / f;
+    if (!files.contains(std::string(f))) fail("{}: field 'files': no entry for {}", where, f);
+    const auto& info = files.at(std::string(f));
+    if (!fs::exists(p)) fail("{}: missing (the checkpoint is incomplete)", p.string());
+    const auto bytes = field<std::uint64_t>(info, "bytes", where);
+    if (fs::file_size(p) != bytes) fail("{}: {} bytes, the checkpoint recorded {}", p.string(), fs::file_size(p), bytes);
+    if (crc_of_file(p) != field<std::uint32_t>(info, "crc32", where)) fail("{}: CRC-32 mismatch (the file is corrupt)", p.string());
+  }
+  LoadedCheckpoint out;
+  out.state = RunState::from_json(field<nlohmann::json>(meta, "run", where), where + " (run)");
+  const fs::path params_path = dir / kParams;
+  const nn::SafeTensors file = nn::SafeTensors::open(params_path);
+  // Check everything before writing anything.
+  for (const Param& p : trainable.params()) {
+    const nn::TensorView* t = file.find(p.name);
+    if (t == nullptr) fail("{}: tensor '{}': missing (the run trains it)", params_path.string(), p.name);
+    if (t->shape != p.shape) {
+      fail("{}: tensor '{}': shape {} but the model's is {}", params_path.string(), p.name, shape_text(t->shape), shape_text(p.shape));
+    }
+    if (t->dtype != p.dtype) {
+      fail("{}: tensor '{}': dtype {} but the model's is {}", params_path.string(), p.name, to_string(t->dtype), to_string(p.dtype));
+    }
+  }
+  for (const nn::TensorView& t : file.tensors()) {
+    if (trainable.find(t.name) == nullptr) fail("{}: tensor '{}': not a trainable parameter of this run", params_path.string(), t.name);
+  }
+  for (const Param& p : trainable.params()) {
+    const nn::TensorView& t = file.at(p.name);
+    std::memcpy(p.data, t.data, t.nbytes);
+  }
+  out.optimizer = StateDict::deserialize(read_all(dir / kOptimizer));
+  return out;
+}
+
+}  // namespace zo

@@ -1,0 +1,103 @@
+#include "zo/train/model_setup.hpp"
+
+#include "zo/core/error.hpp"
+#include "zo/nn/safetensors.hpp"
+
+#include <sys/resource.h>
+#include <zlib.h>
+
+namespace zo {
+
+std::string_view to_string(TrainMode mode) { return mode == TrainMode::full ? "full" : "lora"; }
+
+TrainMode train_mode_from_string(std::string_view name) {
+  if (name == "full") return TrainMode::full;
+  if (name == "lora") return TrainMode::lora;
+  fail("unknown mode '{}': valid modes are full, lora", name);
+}
+
+std::uint32_t params_crc32(const ParamSet& params) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const Param& p : params.params()) {
+    const auto* bytes = static_cast<const Bytef*>(p.data);
+    std::size_t n = std::size_t(p.numel) * size_of(p.dtype);
+    while (n > 0) {
+      const uInt chunk = uInt(std::min<std::size_t>(n, 1u << 30));
+      crc = crc32(crc, bytes, chunk);
+      bytes += chunk;
+      n -= chunk;
+    }
+  }
+  return std::uint32_t(crc);
+}
+
+namespace {
+
+nlohmann::json model_identity(nn::Model& model, const ParamSet& params) {
+  return {{"architecture", nn::to_string(model.config().arch)},
+          {"parameters", model.parameter_count()},
+          {"base_crc32", params_crc32(params)}};
+}
+
+}  // namespace
+
+ModelSetup make_model_setup(nn::Model& model, const ModelSetupOptions& options) {
+  ModelSetup s;
+  s.mode = options.mode;
+  s.model_params = model.params();
+  s.ledger_config = {{"mode", to_string(options.mode)}, {"model", model_identity(model, s.model_params)}};
+  if (options.mode == TrainMode::lora) {
+    s.lora = std::make_unique<LoraAdapters>(s.model_params, options.lora);
+    s.ledger_config["lora"] = {{"rank", options.lora.rank},
+                               {"alpha", options.lora.alpha},
+                               {"target", options.lora.target},
+                               {"init_seed", options.lora.init_seed}};
+  }
+  return s;
+}
+
+ModelSetup model_setup_from_ledger(nn::Model& model, const nlohmann::json& config, const std::string& where) {
+  try {
+    ModelSetupOptions o;
+    o.mode = train_mode_from_string(config.at("mode").get<std::string>());
+    if (o.mode == TrainMode::lora) {
+      const auto& l = config.at("lora");
+      o.lora = {.rank = l.at("rank").get<int>(),
+                .alpha = l.at("alpha").get<double>(),
+                .target = l.at("target").get<std::string>(),
+                .init_seed = l.at("init_seed").get<std::uint64_t>()};
+    }
+    const ParamSet params = model.params();
+    const nlohmann::json identity = model_identity(model, params);
+    if (identity != config.at("model")) {
+      fail("{}: the model is not the base this ledger was trained from\n  ledger: {}\n  model:  {}", where,
+           config.at("model").dump(), identity.dump());
+    }
+    return make_model_setup(model, o);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: the ledger's config lacks the model setup ({})", where, e.what());
+  }
+}
+
+void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  if (setup.lora) {
+    setup.lora->merge();
+    std::vector<nn::TensorToWrite> tensors;
+    for (const Param& p : setup.lora->params().params()) {
+      tensors.push_back({.name = p.name, .dtype = p.dtype, .shape = p.shape, .data = p.data});
+    }
+    nn::write_safetensors(dir / "adapters.safetensors", tensors,
+                          {{"lora_rank", std::to_string(setup.lora->options().rank)},
+                           {"lora_alpha", fmt::format("{}", setup.lora->options().alpha)}});
+  }
+  model.save_pretrained(dir);
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux: KiB
+}
+
+}  // namespace zo

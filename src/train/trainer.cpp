@@ -1,0 +1,306 @@
+#include "zo/train/trainer.hpp"
+
+#include "zo/core/error.hpp"
+#include "zo/core/random.hpp"
+#include "zo/tasks/dataset.hpp"
+#include "zo/train/atomic_file.hpp"
+#include "zo/train/checkpoint.hpp"
+#include "zo/train/csv.hpp"
+#include "zo/train/ledger.hpp"
+#include "zo/train/options_json.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace zo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time of the process (every thread), in seconds.
+double cpu_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// An appended CSV log whose first column is a step; on resume the rows after a step are cut off.
+class StepLog {
+ public:
+  StepLog(fs::path path, const std::string& header, bool resume, std::int64_t keep_through_step) : path_(std::move(path)) {
+    std::string kept = header + "\n";
+    if (resume && fs::exists(path_)) {
+      std::ifstream in(path_);
+      std::string line;
+      std::getline(in, line);  // header
+      while (std::getline(in, line)) {
+        const std::size_t comma = line.find(',');
+        std::int64_t step = -1;
+        try {
+          step = std::stoll(line.substr(0, comma));
+        } catch (const std::exception&) {
+          continue;  // a partial last line from a kill
+        }
+        if (step <= keep_through_step && in.good()) kept += line + "\n";
+      }
+    }
+    write_file_atomic(path_, kept);
+    out_ = std::fopen(path_.c_str(), "a");
+    if (out_ == nullptr) fail("{}: cannot open the log for appending", path_.string());
+  }
+  StepLog(const StepLog&) = delete;
+  StepLog& operator=(const StepLog&) = delete;
+  ~StepLog() {
+    if (out_) std::fclose(out_);
+  }
+  void add(const std::vector<std::string>& fields) {
+    std::string line;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (i) line.push_back(',');
+      line += fields[i];
+    }
+    line.push_back('\n');
+    std::fputs(line.c_str(), out_);
+  }
+  void flush() { std::fflush(out_); }
+
+ private:
+  fs::path path_;
+  std::FILE* out_ = nullptr;
+};
+
+// The next batch of the data order; advances (epoch, position).
+std::vector<std::size_t> next_batch(std::size_t n, std::int64_t batch_size, std::uint64_t seed, RunState& state,
+                                    std::vector<std::size_t>& order, std::int64_t& order_epoch) {
+  std::vector<std::size_t> batch;
+  batch.reserve(std::size_t(batch_size));
+  while (std::int64_t(batch.size()) < batch_size) {
+    if (order_epoch != state.epoch) {
+      order = seeded_permutation(n, derive_seed(seed, std::uint64_t(state.epoch), kDataOrderPurpose));
+      order_epoch = state.epoch;
+    }
+    batch.push_back(order[std::size_t(state.position)]);
+    if (++state.position == std::int64_t(n)) {
+      state.position = 0;
+      ++state.epoch;
+    }
+  }
+  return batch;
+}
+
+}  // namespace
+
+nlohmann::json describe_params(const ParamSet& params) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const Param& p : params.params()) tensors.push_back({p.name, to_string(p.dtype), p.shape});
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const Block& b : params.blocks()) blocks.push_back({b.name, b.params});
+  return {{"tensors", tensors}, {"blocks", blocks}};
+}
+
+void TrainerOptions::validate() const {
+  if (steps < 1) fail("trainer option 'steps' = {}: must be >= 1", steps);
+  if (batch_size < 1) fail("trainer option 'batch_size' = {}: must be >= 1", batch_size);
+  if (eval_every < 0) fail("trainer option 'eval_every' = {}: must be >= 0 (0 = only at the start and end)", eval_every);
+  if (checkpoint_every < 0) fail("trainer option 'checkpoint_every' = {}: must be >= 0 (0 = only at the end)", checkpoint_every);
+  if (keep_checkpoints < 1) fail("trainer option 'keep_checkpoints' = {}: must be >= 1", keep_checkpoints);
+  if (ledger_fsync_every < 1) fail("trainer option 'ledger_fsync_every' = {}: must be >= 1", ledger_fsync_every);
+  if (out_dir.empty()) fail("trainer option 'out_dir': must be set");
+  if (!ledger_config.is_object()) fail("trainer option 'ledger_config': must be a JSON object");
+  estimator.validate();
+  optimizer.validate();
+  schedule.validate();
+}
+
+Trainer::Trainer(TrainObjective& objective, TrainerOptions options) : objective_(objective), options_(std::move(options)) {
+  options_.validate();
+  options_.direction.validate(objective_.params().blocks().size());
+  if (objective_.train_size() == 0) fail("trainer: the training set is empty");
+}
+
+nlohmann::json Trainer::ledger_config() const {
+  nlohmann::json config = options_.ledger_config;
+  config["seed"] = options_.seed;
+  config["direction"] = to_json(options_.direction);
+  config["estimator"] = to_json(options_.estimator);
+  config["optimizer"] = to_json(options_.optimizer);
+  config["params"] = describe_params(objective_.params());
+  return config;
+}
+
+TrainSummary Trainer::run() {
+  ParamSet& params = objective_.params();
+  const TrainerOptions& o = options_;
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  if (ec) fail("{}: cannot create the output folder: {}", o.out_dir.string(), ec.message());
+  const fs::path ledger_path = o.out_dir / "ledger.tsv";
+  const fs::path checkpoint_root = o.out_dir / "checkpoints";
+  const nlohmann::json config = ledger_config();
+  // Everything a resumed run must share with the original, beyond the ledger config.
+  nlohmann::json fingerprint = config;
+  fingerprint["steps"] = o.steps;
+  fingerprint["batch_size"] = o.batch_size;
+  fingerprint["schedule"] = to_json(o.schedule);
+  fingerprint["nan_policy"] = to_string(o.nan_policy);
+  fingerprint["train_size"] = objective_.train_size();
+
+  std::unique_ptr<Optimizer> optimizer = Optimizer::create(o.optimizer);
+  RunState state;
+  state.run_seed = o.seed;
+  state.total_steps = o.steps;
+  state.extra = {{"run", fingerprint}};
+
+  TrainSummary summary;
+  std::optional<LedgerWriter> ledger;
+  if (o.resume) {
+    if (const auto latest = latest_checkpoint(checkpoint_root)) {
+      LoadedCheckpoint loaded = load_checkpoint(*latest, params);
+      if (loaded.state.extra.value("run", nlohmann::json()) != fingerprint) {
+        fail("{}: the checkpoint was written by a run with other options or data (resume with the same ones)\n"
+             "  checkpoint: {}\n  this run:   {}",
+             latest->string(), loaded.state.extra.value("run", nlohmann::json()).dump(), fingerprint.dump());
+      }
+      optimizer->load_state_dict(loaded.optimizer, params);
+      state = loaded.state;
+    }
+    if (fs::exists(ledger_path)) {
+      ledger.emplace(LedgerWriter::resume(ledger_path, config, state.step, o.ledger_fsync_every));
+    } else if (state.step == 0) {
+      ledger.emplace(LedgerWriter::create(ledger_path, config, o.ledger_fsync_every));
+    } else {
+      fail("{}: missing, but checkpoint step {} needs it (the ledger holds the run's history)", ledger_path.string(), state.step);
+    }
+  } else {
+    if (fs::exists(ledger_path)) {
+      fail("{}: a run already exists in this folder: pass --resume to continue it, or choose another output folder",
+           ledger_path.string());
+    }
+    fs::remove_all(checkpoint_root, ec);
+    ledger.emplace(LedgerWriter::create(ledger_path, config, o.ledger_fsync_every));
+  }
+  summary.start_step = state.step;
+  summary.skipped_steps = state.skipped_steps;
+
+  StepLog train_log(o.out_dir / "train_log.csv", "step,loss,lr,skipped,evaluations,seconds", o.resume, state.step);
+  StepLog eval_log(o.out_dir / "eval_log.csv", "step,eval_loss,accuracy,examples,seconds", o.resume, state.step - 1);
+
+  const Direction direction(o.direction, params);
+  const Estimator estimator(o.estimator);
+  const auto start = Clock::now();
+  double eval_seconds = 0.0, checkpoint_seconds = 0.0, loss_seconds = 0.0;
+  const double cpu_start = cpu_now();
+  double eval_cpu = 0.0, checkpoint_cpu = 0.0, loss_cpu = 0.0;
+
+  const auto run_eval = [&](std::int64_t step) {
+    if (!o.evaluate) return;
+    const auto t0 = Clock::now();
+    const double c0 = cpu_now();
+    const Evaluation e = objective_.evaluate();
+    eval_cpu += cpu_now() - c0;
+    const double s = since(t0);
+    eval_seconds += s;
+    eval_log.add({std::to_string(step), format_number(e.loss), format_number(e.accuracy), std::to_string(e.examples),
+                  format_number(s)});
+    eval_log.flush();
+    if (!summary.first_eval) summary.first_eval = e;
+    summary.last_eval = e;
+    if (on_eval) on_eval(step, e);
+  };
+  const auto checkpoint = [&]() {
+    const auto t0 = Clock::now();
+    struct Timer {
+      Clock::time_point t0;
+      double& total;
+      double c0;
+      double& cpu;
+      ~Timer() {
+        total += since(t0);
+        cpu += cpu_now() - c0;
+      }
+    } timer{t0, checkpoint_seconds, cpu_now(), checkpoint_cpu};
+    ledger->flush();
+    train_log.flush();
+    state.skipped_steps = summary.skipped_steps;
+    write_checkpoint(checkpoint_root, params, optimizer->state_dict(), state, {.keep_last = o.keep_checkpoints});
+  };
+
+  if (state.step == 0 || (o.eval_every > 0 && state.step % o.eval_every == 0 && state.step < o.steps)) run_eval(state.step);
+
+  std::vector<std::size_t> order;
+  std::int64_t order_epoch = -1;
+  std::vector<double> losses;
+  summary.termination = Termination::max_steps;
+  for (std::int64_t t = state.step; t < o.steps; ++t) {
+    const RunState before = state;
+    const std::vector<std::size_t> batch = next_batch(objective_.train_size(), o.batch_size, o.seed, state, order, order_epoch);
+    const double lr = o.optimizer.lr * lr_factor(o.schedule, t, o.steps);
+    losses.clear();
+    const Loss loss = [&]() {
+      const auto t0 = Clock::now();
+      const double c0 = cpu_now();
+      const double v = objective_.loss(batch);
+      loss_cpu += cpu_now() - c0;
+      loss_seconds += since(t0);
+      losses.push_back(v);
+      return v;
+    };
+    objective_.begin_step(batch, direction.active_blocks(o.seed, t));
+    const Estimate estimate = estimator.estimate(loss, params, direction, o.seed, t);
+    summary.evaluations += estimate.evaluations;
+    LedgerRow row{.step = t, .probes = estimate.probes, .losses = losses, .lr = lr, .blocks = estimate.blocks, .skipped = false};
+    if (!estimate.finite) {
+      if (o.nan_policy == NanPolicy::stop) {
+        state = before;
+        checkpoint();
+        summary.termination = Termination::non_finite_loss;
+        summary.message = fmt::format(
+            "the loss was {} at step {}: stopped (nan-policy stop); θ keeps its last good value, checkpointed at "
+            "step {}",
+            estimate.loss, t, t);
+        break;
+      }
+      row.skipped = true;
+      ++summary.skipped_steps;
+    } else {
+      optimizer->step(params, direction, estimate, lr);
+    }
+    ledger->append(row);
+    state.step = t + 1;
+    const double seconds = since(start) - eval_seconds - checkpoint_seconds;
+    summary.losses.push_back(estimate.loss);
+    train_log.add({std::to_string(t + 1), format_number(estimate.loss), format_number(lr), row.skipped ? "1" : "0",
+                   std::to_string(estimate.evaluations), format_number(seconds)});
+    if (on_step) {
+      on_step({.step = t + 1, .loss = estimate.loss, .lr = lr, .skipped = row.skipped, .evaluations = summary.evaluations,
+               .seconds = seconds});
+    }
+    const bool last = t + 1 == o.steps;
+    if (!last && o.eval_every > 0 && (t + 1) % o.eval_every == 0) run_eval(t + 1);
+    if (!last && o.checkpoint_every > 0 && (t + 1) % o.checkpoint_every == 0) checkpoint();
+  }
+  if (summary.termination == Termination::max_steps) {
+    run_eval(state.step);
+    checkpoint();
+    summary.message = fmt::format("{} steps done", state.step);
+  }
+  summary.steps = state.step;
+  summary.eval_seconds = eval_seconds;
+  summary.checkpoint_seconds = checkpoint_seconds;
+  summary.loss_seconds = loss_seconds;
+  summary.cpu_seconds = cpu_now() - cpu_start - eval_cpu - checkpoint_cpu;
+  summary.loss_cpu_seconds = loss_cpu;
+  summary.seconds = since(start) - eval_seconds - checkpoint_seconds;
+  return summary;
+}
+
+}  // namespace zo

@@ -1,0 +1,96 @@
+// PromptObjective against an independent path: the full logits of Model::forward, sliced by hand at
+// the positions that predict the option tokens, through option_log_probs.
+#include "zo/train/prompt_objective.hpp"
+
+#include "zo/core/error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+const std::string kModel = std::string(ZO_SOURCE_DIR) + "/tests/data/models/opt-tied";
+
+std::vector<zo::EncodedExample> examples() {
+  return {{.sequences = {{2, 10, 11, 12, 50}, {2, 10, 11, 12, 60, 61}}, .option_lengths = {1, 2}, .gold = 1, .where = "a:1"},
+          {.sequences = {{2, 20, 21, 70}, {2, 20, 21, 80}, {2, 20, 21, 90, 91, 92}}, .option_lengths = {1, 1, 3}, .gold = 0, .where = "a:2"}};
+}
+
+// ℓ of the last n tokens of `seq` from the full logits.
+std::vector<double> reference_log_probs(zo::nn::Model& model, const std::vector<std::int32_t>& seq, int n) {
+  const std::int64_t T = std::int64_t(seq.size()), V = model.config().vocab_size;
+  const auto logits = model.forward({.B = 1, .T = T, .tokens = seq, .mask = {}});
+  std::vector<float> rows(logits.begin() + (T - 1 - n) * V, logits.begin() + (T - 1) * V);
+  std::vector<std::int32_t> targets(seq.end() - n, seq.end());
+  return zo::option_log_probs(rows, V, targets);
+}
+
+TEST(PromptObjective, LmLossIsTheTokenMeanCrossEntropyOfTheGoldOptions) {
+  auto model = zo::nn::Model::load(kModel);
+  zo::PromptObjective obj(model, examples(), examples(), {.loss = zo::PromptLoss::lm});
+  const auto ex = examples();
+  std::vector<std::vector<double>> gold;
+  for (const auto& e : ex) gold.push_back(reference_log_probs(model, e.sequences[std::size_t(e.gold)], e.option_lengths[std::size_t(e.gold)]));
+  const std::vector<std::size_t> batch{0, 1};
+  EXPECT_NEAR(obj.loss(batch), zo::lm_loss(gold), 1e-5);
+}
+
+TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
+  auto model = zo::nn::Model::load(kModel);
+  zo::PromptObjective obj(model, examples(), examples(), {.loss = zo::PromptLoss::classification, .eval_batch = 2});
+  const auto ex = examples();
+  std::vector<std::vector<double>> means, sums;
+  std::vector<int> gold;
+  int correct = 0;
+  for (const auto& e : ex) {
+    std::vector<double> m, s;
+    for (std::size_t c = 0; c < e.sequences.size(); ++c) {
+      const auto lp = reference_log_probs(model, e.sequences[c], e.option_lengths[c]);
+      m.push_back(zo::candidate_score(lp, zo::CandidateScore::mean));
+    }
+    correct += zo::predict(m) == e.gold;
+    means.push_back(m);
+    gold.push_back(e.gold);
+  }
+  const std::vector<std::size_t> batch{0, 1};
+  EXPECT_NEAR(obj.loss(batch), zo::classification_loss(means, gold), 1e-5);
+  const auto eval = obj.evaluate();
+  EXPECT_EQ(eval.examples, 2);
+  EXPECT_DOUBLE_EQ(eval.accuracy, correct / 2.0);
+  EXPECT_NEAR(eval.loss, zo::classification_loss(means, gold), 1e-5);
+}
+
+TEST(PromptObjective, TheSharedPrefixAndUntrainedLoraChangeNoLossBit) {
+  auto model = zo::nn::Model::load(kModel);
+  const std::vector<std::size_t> batch{1, 0};
+  zo::PromptObjective plain(model, examples(), {}, {.loss = zo::PromptLoss::classification});
+  const double reference = plain.loss(batch);
+  zo::PromptObjective prefix(model, examples(), {}, {.loss = zo::PromptLoss::classification});
+  const auto& blocks = prefix.params().blocks();
+  std::uint32_t layer1 = 0;
+  for (std::uint32_t b = 0; b < blocks.size(); ++b) {
+    if (blocks[b].name == "layers.1") layer1 = b;
+  }
+  ASSERT_EQ(blocks[layer1].name, "layers.1");
+  prefix.begin_step(batch, std::vector<std::uint32_t>{layer1});
+  EXPECT_EQ(prefix.loss(batch), reference);
+  EXPECT_EQ(prefix.loss(batch), reference);  // second evaluation from the kept hidden states
+
+  zo::ParamSet params = model.params();
+  zo::LoraAdapters lora(params, {});
+  zo::PromptObjective adapted(model, examples(), {}, {.loss = zo::PromptLoss::classification}, &lora);
+  EXPECT_EQ(adapted.loss(batch), reference);
+  EXPECT_EQ(adapted.params().numel(), lora.params().numel());
+}
+
+TEST(PromptObjective, RejectsEmptyTrainingSetsAndGoldOutOfRange) {
+  auto model = zo::nn::Model::load(kModel);
+  EXPECT_THROW(zo::PromptObjective(model, {}, {}, {}), zo::Error);
+  auto bad = examples();
+  bad[1].gold = 3;
+  EXPECT_THROW(zo::PromptObjective(model, bad, {}, {}), zo::Error);
+  EXPECT_THROW(zo::PromptObjective(model, examples(), {}, {.eval_batch = 0}), zo::Error);
+}
+
+}  // namespace
