@@ -8,6 +8,7 @@
 #include "zo/core/error.hpp"
 #include "zo/nn/model.hpp"
 #include "zo/nn/safetensors.hpp"
+#include "zo/nn/text.hpp"
 #include "zo/nn/tokenizer.hpp"
 #include "zo/tasks/dataset.hpp"
 #include "zo/tasks/encoded_example.hpp"
@@ -179,6 +180,7 @@ void run(CLI::App& sub, FinetuneArgs& a) {
   nn::Model model = nn::Model::load(a.model);
   const fs::path tokenizer_path = a.tokenizer.empty() ? fs::path(a.model) / "tokenizer.json" : fs::path(a.tokenizer);
   const nn::Tokenizer tokenizer = nn::Tokenizer::from_file(tokenizer_path);
+  nn::check_tokenizer_fits(model, tokenizer, a.model, tokenizer_path);
   const std::int64_t max_tokens = a.max_tokens > 0 ? a.max_tokens : std::min<std::int64_t>(2048, model.config().max_positions);
   const std::uint64_t data_seed = a.data_seed.value_or(a.seed);
   const TextEncoder encode = [&](std::string_view text) { return tokenizer.encode(text, true); };

@@ -32,6 +32,7 @@ void run_generate(const GenerateArgs& args) {
   const fs::path tokenizer_path = args.tokenizer.empty() ? fs::path(args.model) / "tokenizer.json" : fs::path(args.tokenizer);
   const nn::Tokenizer tokenizer = nn::Tokenizer::from_file(tokenizer_path);
   nn::Model model = nn::Model::load(args.model);
+  nn::check_tokenizer_fits(model, tokenizer, args.model, tokenizer_path);
   const std::vector<std::int32_t> prompt = tokenizer.encode(args.prompt, true);
   nn::GenerateOptions options;
   options.max_new_tokens = args.max_new_tokens;

@@ -40,6 +40,7 @@ void run_score(const ScoreArgs& args) {
 
   const nn::Tokenizer tokenizer = nn::Tokenizer::from_file(tokenizer_path);
   nn::Model model = nn::Model::load(args.model);
+  nn::check_tokenizer_fits(model, tokenizer, args.model, tokenizer_path);
   const std::vector<std::int32_t> ids = tokenizer.encode(text, true);
   nn::ScoreOptions options;
   options.max_length = args.max_length;

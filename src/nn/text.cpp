@@ -18,6 +18,15 @@ void GenerateOptions::validate() const {
   if (max_new_tokens < 0) fail("option 'max_new_tokens' = {}: must be >= 0", max_new_tokens);
 }
 
+void check_tokenizer_fits(const Model& model, const Tokenizer& tokenizer, const std::filesystem::path& model_dir,
+                          const std::filesystem::path& tokenizer_path) {
+  const std::int64_t model_vocab = model.config().vocab_size;
+  if (tokenizer.vocab_size() > model_vocab)
+    fail("tokenizer '{}' has {} tokens but model '{}' has vocab_size {} (config.json): the tokenizer does not belong "
+         "to this model",
+         tokenizer_path.string(), tokenizer.vocab_size(), model_dir.string(), model_vocab);
+}
+
 ScoreResult score(Model& model, std::span<const std::int32_t> ids, const ScoreOptions& options) {
   options.validate();
   const std::int64_t n = std::int64_t(ids.size());

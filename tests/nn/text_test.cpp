@@ -143,3 +143,40 @@ TEST(TextCommands, ZoGenerateContinuesThePromptGreedily) {
   for (int id : golden["models"]["opt-tied"]["greedy"]) expected += " " + std::to_string(id);
   EXPECT_NE(out.find(expected + "\n"), std::string::npos) << out;
 }
+
+TEST(TokenizerFit, AModelSmallerThanItsTokenizerIsAnErrorNamingBothFiles) {
+  const Model model = Model::load(models_dir / "opt-tied");  // vocab_size 1024
+  const fs::path gpt2 = fs::path(ZO_SOURCE_DIR) / "tests/data/tokenizers/gpt2/tokenizer.json";  // 50 257 tokens
+  const auto tokenizer = zo::nn::Tokenizer::from_file(gpt2);
+  try {
+    zo::nn::check_tokenizer_fits(model, tokenizer, models_dir / "opt-tied", gpt2);
+    FAIL() << "expected zo::Error";
+  } catch (const zo::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("gpt2/tokenizer.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("opt-tied"), std::string::npos) << message;
+    EXPECT_NE(message.find("50257"), std::string::npos) << message;
+    EXPECT_NE(message.find("1024"), std::string::npos) << message;
+  }
+}
+
+TEST(TokenizerFit, TheModelsOwnTokenizerFits) {
+  const Model model = Model::load(models_dir / "opt-tied");
+  const fs::path own = models_dir / "opt-tied/tokenizer.json";
+  EXPECT_NO_THROW(zo::nn::check_tokenizer_fits(model, zo::nn::Tokenizer::from_file(own), models_dir / "opt-tied", own));
+}
+
+TEST(TokenizerFit, ZoScoreRefusesAForeignTokenizer) {
+  const std::string zo = std::string(ZO_BINARY_DIR) + "/zo";
+  if (!fs::exists(zo)) GTEST_SKIP() << zo << " not built";
+  const std::string command = zo + " score --model " + (models_dir / "opt-tied").string() + " --tokenizer " +
+                              (fs::path(ZO_SOURCE_DIR) / "tests/data/tokenizers/gpt2/tokenizer.json").string() +
+                              " --text " + (fs::path(ZO_SOURCE_DIR) / "README.md").string() + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  EXPECT_NE(::pclose(pipe), 0) << out;
+  EXPECT_NE(out.find("does not belong"), std::string::npos) << out;
+}

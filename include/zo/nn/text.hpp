@@ -3,8 +3,10 @@
 #pragma once
 
 #include "zo/nn/model.hpp"
+#include "zo/nn/tokenizer.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
 #include <vector>
 
@@ -41,5 +43,11 @@ struct GenerateOptions {
 };
 std::vector<std::int32_t> generate_greedy(Model& model, std::span<const std::int32_t> prompt,
                                           const GenerateOptions& options = {});
+
+// A tokenizer belongs to a model only if every id it can produce is a row of the model's embeddings:
+// throws zo::Error naming both files when tokenizer.vocab_size() > config.json's vocab_size (a model's
+// vocabulary may be larger, as OPT's padded 50 272 against GPT-2's 50 257 tokens).
+void check_tokenizer_fits(const Model& model, const Tokenizer& tokenizer, const std::filesystem::path& model_dir,
+                          const std::filesystem::path& tokenizer_path);
 
 }  // namespace zo::nn
