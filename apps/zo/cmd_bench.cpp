@@ -6,7 +6,7 @@
 #include "zo/core/error.hpp"
 #include "zo/optim/minimize.hpp"
 #include "zo/tasks/synthetic.hpp"
-#include "zo/train/atomic_file.hpp"
+#include "zo/core/atomic_file.hpp"
 #include "zo/train/csv.hpp"
 #include "zo/train/plot.hpp"
 #include "zo/train/progress.hpp"

@@ -13,7 +13,7 @@
 #include "zo/tasks/dataset.hpp"
 #include "zo/tasks/encoded_example.hpp"
 #include "zo/tasks/prompt.hpp"
-#include "zo/train/atomic_file.hpp"
+#include "zo/core/atomic_file.hpp"
 #include "zo/train/plot.hpp"
 #include "zo/train/progress.hpp"
 #include "zo/train/prompt_objective.hpp"

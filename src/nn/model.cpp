@@ -2,6 +2,7 @@
 // Parameters live in one owned buffer (64-byte aligned views, llm.c style), in their stored dtype.
 #include "zo/nn/model.hpp"
 
+#include "zo/core/atomic_file.hpp"
 #include "zo/core/error.hpp"
 #include "zo/nn/ops.hpp"
 #include "zo/nn/safetensors.hpp"
@@ -597,14 +598,7 @@ void Model::save_pretrained(const fs::path& dir) const {
   write_safetensors(dir / "model.safetensors", out, {{"format", "pt"}});
 
   // config.json: the loaded file, as is (it already describes these tensors), written atomically.
-  const fs::path config = dir / "config.json", tmp = dir / ".config.json.tmp";
-  {
-    std::ofstream f(tmp);
-    f << m.config.raw.dump(2) << '\n';
-    if (!f) fail("{}: cannot write", tmp.string());
-  }
-  fs::rename(tmp, config, ec);
-  if (ec) fail("{}: cannot rename into place: {}", config.string(), ec.message());
+  write_file_atomic(dir / "config.json", m.config.raw.dump(2) + "\n");
 }
 
 }  // namespace zo::nn

@@ -1,4 +1,5 @@
 // Files of a `zo attack` run: CSVs, loss and success curves, the examples grid, the summary table.
+#include "zo/core/atomic_file.hpp"
 #include "zo/core/error.hpp"
 #include "zo/tasks/attack.hpp"
 #include "zo/train/plot.hpp"
@@ -17,19 +18,6 @@ namespace {
 std::string num(double v, int digits = 4) {
   if (!std::isfinite(v)) return "";
   return fmt::format("{:.{}g}", v, digits);
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail("{}: cannot write", tmp.string());
-    out << text;
-    if (!out) fail("{}: write failed", tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail("{}: cannot rename from {}: {}", path.string(), tmp.string(), ec.message());
 }
 
 // Short class name for the pictures (Fashion-MNIST's when the labels are 0..9).
@@ -58,7 +46,7 @@ std::string write_attack_outputs(const std::filesystem::path& dir, const ImageDa
                        r.success ? num(r.l2_at_first_success, 6) : "", r.success ? num(r.best_l2, 6) : "",
                        num(r.final_l2, 6), num(r.final_loss, 6), r.final_label, r.adversarial_label, r.queries_used);
   }
-  write_text(dir / "results.csv", csv);
+  write_file_atomic(dir / "results.csv", csv);
 
   // curves.csv: mean loss at the current point per step, and the fraction of images attacked so far.
   const std::int64_t per_step = options.estimator.difference == Difference::forward
@@ -97,7 +85,7 @@ std::string write_attack_outputs(const std::filesystem::path& dir, const ImageDa
     loss_series.push_back(std::move(ls));
     success_series.push_back(std::move(ss));
   }
-  write_text(dir / "curves.csv", curves);
+  write_file_atomic(dir / "curves.csv", curves);
   PlotOptions po;
   po.title = fmt::format("Attack: mean loss over {} images", jobs.size() / methods.size());
   po.x_label = "queries";
@@ -173,7 +161,7 @@ std::string write_attack_outputs(const std::filesystem::path& dir, const ImageDa
     table += fmt::format("| {} | {:.2f} ({}/{}) | {} | {} | {} | {} | {} |\n", s.method, s.success_rate, s.successes,
                          s.images, num(s.mean_first_success_query, 5), num(s.median_first_success_query, 5),
                          num(s.mean_l2_at_first_success, 3), num(s.mean_best_l2, 3), num(s.mean_final_loss, 4));
-  write_text(dir / "summary.md", table);
+  write_file_atomic(dir / "summary.md", table);
   return table;
 }
 

@@ -2,7 +2,7 @@
 #include "zo/train/plot.hpp"
 
 #include "zo/core/error.hpp"
-#include "zo/train/atomic_file.hpp"
+#include "zo/core/atomic_file.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

@@ -3,7 +3,7 @@
 #include "zo/core/error.hpp"
 #include "zo/core/random.hpp"
 #include "zo/tasks/dataset.hpp"
-#include "zo/train/atomic_file.hpp"
+#include "zo/core/atomic_file.hpp"
 #include "zo/train/checkpoint.hpp"
 #include "zo/train/csv.hpp"
 #include "zo/train/ledger.hpp"

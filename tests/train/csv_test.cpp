@@ -1,5 +1,5 @@
 // CSV quoting (expected text written by hand from RFC 4180), number formatting, atomic writes.
-#include "zo/train/atomic_file.hpp"
+#include "zo/core/atomic_file.hpp"
 #include "zo/train/csv.hpp"
 
 #include "zo/core/error.hpp"

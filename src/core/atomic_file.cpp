@@ -1,5 +1,5 @@
 // Temporary file + fsync + rename (atomic_file.hpp).
-#include "zo/train/atomic_file.hpp"
+#include "zo/core/atomic_file.hpp"
 
 #include "zo/core/error.hpp"
 
