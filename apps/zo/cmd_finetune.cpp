@@ -330,7 +330,7 @@ void setup(CLI::App& sub) {
   sub.callback([&sub, a]() { run(sub, *a); });
 }
 
-const bool registered = register_command({"finetune", "fine-tune a language model on a prompt task with ZO (MeZO, MeZO-BCD, R-AdaZO …)", setup});
+const bool registered = register_command({"finetune", "Fine-tune a language model on a prompt task with ZO (MeZO, MeZO-BCD, R-AdaZO …)", setup});
 
 }  // namespace
 }  // namespace zo::app

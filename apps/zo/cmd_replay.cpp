@@ -44,7 +44,7 @@ void setup(CLI::App& sub) {
   sub.callback([a]() { run(*a); });
 }
 
-const bool registered = register_command({"replay", "rebuild fine-tuned weights from the base model and a seed ledger", setup});
+const bool registered = register_command({"replay", "Rebuild fine-tuned weights from the base model and a seed ledger", setup});
 
 }  // namespace
 }  // namespace zo::app
