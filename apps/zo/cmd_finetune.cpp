@@ -240,7 +240,7 @@ void run(CLI::App& sub, FinetuneArgs& a) {
     progress.update(s.step, fmt::format("loss {:.4g}  lr {:.3g}  {:.3g} steps/s{}", s.loss, s.lr, rate, last_eval));
   };
   trainer.on_eval = [&](std::int64_t step, const Evaluation& e) {
-    last_eval = fmt::format("  acc {:.3f} (step {})", e.accuracy, step);
+    last_eval = fmt::format("  acc {:.3f} margin {:+.3f} (step {})", e.accuracy, e.margin, step);
   };
   const TrainSummary summary = trainer.run();
   const double steps_run = double(summary.steps - summary.start_step);
@@ -268,8 +268,8 @@ void run(CLI::App& sub, FinetuneArgs& a) {
       {"trainable_parameters", objective.params().numel()},
       {"train_examples", objective.train_size()},
   };
-  if (summary.first_eval) report["first_eval"] = {{"loss", summary.first_eval->loss}, {"accuracy", summary.first_eval->accuracy}};
-  if (summary.last_eval) report["last_eval"] = {{"loss", summary.last_eval->loss}, {"accuracy", summary.last_eval->accuracy}};
+  if (summary.first_eval) report["first_eval"] = {{"loss", summary.first_eval->loss}, {"accuracy", summary.first_eval->accuracy}, {"margin", summary.first_eval->margin}};
+  if (summary.last_eval) report["last_eval"] = {{"loss", summary.last_eval->loss}, {"accuracy", summary.last_eval->accuracy}, {"margin", summary.last_eval->margin}};
   write_file_atomic(out / "summary.json", report.dump(2) + "\n");
   std::fprintf(stderr, "zo finetune: %s; %.3g s/step; peak RSS %.1f MB; weights in %s\n", summary.message.c_str(),
                steps_run > 0 ? summary.seconds / steps_run : 0.0, peak_rss_mb(), (out / "model").c_str());

@@ -147,7 +147,8 @@ struct Model::Impl {
   void final_norm(float* x, std::int64_t rows);
   void head_all(float* x, std::int64_t N, std::vector<float>& logits);
   std::vector<float> stream;  // the residual stream (N, C) of forward / loss
-  LossResult loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels);
+  LossResult loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels,
+                       std::span<const std::int32_t> also);
 };
 
 namespace {
@@ -330,10 +331,13 @@ void Model::Impl::head_all(float* x, std::int64_t N, std::vector<float>& logits)
   ops::matmul(logits.data(), x, head, {}, N, config.hidden_size, config.vocab_size, scratch);
 }
 
-LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels) {
+LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::span<const std::int32_t> labels,
+                                  std::span<const std::int32_t> also) {
   const std::int64_t B = batch.B, T = batch.T, C = config.hidden_size, V = config.vocab_size;
   if (labels.size() != std::size_t(B * T))
     fail("labels: {} entries for B × T = {} × {} = {}", labels.size(), B, T, B * T);
+  for (std::size_t j = 0; j < also.size(); ++j)
+    if (also[j] < 0 || also[j] >= V) fail("also[{}] = {}: outside the vocabulary [0, {})", j, also[j], V);
   // Rows whose logits are scored: position t predicts labels[b, t+1].
   std::vector<std::int64_t> rows;
   std::vector<std::int32_t> targets;
@@ -348,6 +352,7 @@ LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::
   LossResult result;
   result.count = std::int64_t(rows.size());
   result.token_losses.resize(rows.size());
+  result.also_log_probs.resize(rows.size() * also.size());
   // Final norm and head on the scored rows only, a chunk at a time: memory O(chunk · V), not O(N · V).
   constexpr std::int64_t chunk = 128;
   std::vector<float> hidden, logits;
@@ -363,8 +368,14 @@ LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::
     ops::matmul(logits.data(), hidden.data(), head, {}, M, C, V, scratch);
     ops::cross_entropy(losses.data(), logits.data(), targets.data() + start, M, V);
     for (std::int64_t i = 0; i < M; ++i) {
-      result.sum += losses[std::size_t(i)];
-      result.token_losses[std::size_t(start + i)] = float(losses[std::size_t(i)]);
+      const double loss = losses[std::size_t(i)];
+      result.sum += loss;
+      result.token_losses[std::size_t(start + i)] = float(loss);
+      // log p(a) = logit_a − logsumexp = logit_a − logit_target − loss (loss = logsumexp − logit_target).
+      const float* row = logits.data() + i * V;
+      const double target_logit = row[targets[std::size_t(start + i)]];
+      float* out = result.also_log_probs.data() + std::size_t(start + i) * also.size();
+      for (std::size_t j = 0; j < also.size(); ++j) out[j] = float(double(row[also[j]]) - target_logit - loss);
     }
   }
   result.mean = result.count > 0 ? result.sum / double(result.count) : std::numeric_limits<double>::quiet_NaN();
@@ -519,14 +530,14 @@ void Model::forward(const TokenBatch& batch, std::vector<float>& logits) {
   m.head_all(x, N, logits);
 }
 
-LossResult Model::loss(const TokenBatch& batch, std::span<const std::int32_t> labels) {
+LossResult Model::loss(const TokenBatch& batch, std::span<const std::int32_t> labels, std::span<const std::int32_t> also) {
   Impl& m = *impl_;
   m.prepare(batch);
   grow(m.stream, batch.B * batch.T * m.config.hidden_size);
   float* x = m.stream.data();
   m.embed_into(batch, x);
   m.run_layers(0, m.config.num_layers, batch, x);
-  return m.loss_tail(batch, x, labels);
+  return m.loss_tail(batch, x, labels, also);
 }
 
 namespace {
@@ -562,14 +573,14 @@ std::vector<float> Model::forward_from(std::int64_t k, const TokenBatch& batch, 
 }
 
 LossResult Model::loss_from(std::int64_t k, const TokenBatch& batch, std::span<const float> hidden,
-                            std::span<const std::int32_t> labels) {
+                            std::span<const std::int32_t> labels, std::span<const std::int32_t> also) {
   Impl& m = *impl_;
   check_layer(k, m.config.num_layers);
   m.prepare(batch);
   check_hidden(hidden, batch, m.config.hidden_size);
   std::vector<float> x(hidden.begin(), hidden.end());
   m.run_layers(k, m.config.num_layers, batch, x.data());
-  return m.loss_tail(batch, x.data(), labels);
+  return m.loss_tail(batch, x.data(), labels, also);
 }
 
 std::vector<float> Model::logits_at(const TokenBatch& batch, std::int64_t b, std::int64_t t) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 namespace zo {
 
@@ -89,35 +90,92 @@ void PromptObjective::begin_step(std::span<const std::size_t> batch, std::span<c
   step_hidden_.clear();
 }
 
+std::vector<PromptObjective::Group> PromptObjective::groups_of(const EncodedExample& e) {
+  std::vector<Group> groups;
+  std::vector<bool> placed(e.sequences.size(), false);
+  for (std::size_t c = 0; c < e.sequences.size(); ++c) {
+    if (placed[c]) continue;
+    Group g{.candidate = c, .members = {c}};
+    placed[c] = true;
+    const auto& seq = e.sequences[c];
+    if (e.option_lengths[c] == 1) {
+      for (std::size_t d = c + 1; d < e.sequences.size(); ++d) {
+        const auto& other = e.sequences[d];
+        if (placed[d] || e.option_lengths[d] != 1 || other.size() != seq.size()) continue;
+        if (!std::equal(seq.begin(), seq.end() - 1, other.begin())) continue;
+        g.members.push_back(d);
+        placed[d] = true;
+      }
+    }
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+std::vector<PromptObjective::Item> PromptObjective::items_of(const std::vector<EncodedExample>& set,
+                                                              std::span<const std::size_t> examples, bool gold_only) const {
+  std::vector<Item> items;
+  for (std::size_t e : examples) {
+    const EncodedExample& ex = set.at(e);
+    if (gold_only) {
+      items.push_back({.example = e, .group = {.candidate = std::size_t(ex.gold), .members = {std::size_t(ex.gold)}}});
+      continue;
+    }
+    for (Group& g : groups_of(ex)) items.push_back({.example = e, .group = std::move(g)});
+  }
+  return items;
+}
+
+PromptObjective::Packed PromptObjective::pack_items(const std::vector<EncodedExample>& set, std::span<const Item> items) const {
+  std::vector<const std::vector<std::int32_t>*> sequences;
+  std::vector<std::int32_t> lengths;
+  std::vector<std::int32_t> also;
+  for (const Item& it : items) {
+    const EncodedExample& ex = set[it.example];
+    sequences.push_back(&ex.sequences[it.group.candidate]);
+    lengths.push_back(ex.option_lengths[it.group.candidate]);
+    for (std::size_t m = 1; m < it.group.members.size(); ++m) also.push_back(ex.sequences[it.group.members[m]].back());
+  }
+  Packed p = pack(sequences, lengths);
+  std::sort(also.begin(), also.end());
+  also.erase(std::unique(also.begin(), also.end()), also.end());
+  p.also = std::move(also);
+  return p;
+}
+
+void PromptObjective::scatter(const std::vector<EncodedExample>& set, std::span<const Item> items, const Packed& packed,
+                              const nn::LossResult& result, std::vector<std::vector<std::vector<double>>>& log_probs) const {
+  const std::size_t A = packed.also.size();
+  std::size_t at = 0;  // first counted position of the item's sequence
+  for (const Item& it : items) {
+    const EncodedExample& ex = set[it.example];
+    auto& lp = log_probs[it.example];
+    if (lp.size() != ex.sequences.size()) lp.resize(ex.sequences.size());
+    const std::size_t n = std::size_t(ex.option_lengths[it.group.candidate]);
+    auto& own = lp[it.group.candidate];
+    own.clear();
+    for (std::size_t j = 0; j < n; ++j) own.push_back(-double(result.token_losses[at + j]));
+    for (std::size_t m = 1; m < it.group.members.size(); ++m) {
+      const std::int32_t token = ex.sequences[it.group.members[m]].back();
+      const std::size_t a = std::size_t(std::lower_bound(packed.also.begin(), packed.also.end(), token) - packed.also.begin());
+      lp[it.group.members[m]] = {double(result.also_log_probs[at * A + a])};
+    }
+    at += n;
+  }
+  sequences_ += std::int64_t(items.size());
+}
+
 double PromptObjective::loss(std::span<const std::size_t> batch) {
   const bool in_step = step_active_ && std::equal(batch.begin(), batch.end(), step_batch_.begin(), step_batch_.end());
   sync_lora(!in_step);
+  const bool lm = options_.loss == PromptLoss::lm;
+  const std::vector<Item> items = items_of(train_, batch, lm);
   std::optional<Packed> local;
   const Packed* packed = nullptr;
-  std::vector<int> gold;
-  std::vector<std::size_t> candidates_of;  // classification: candidate count per example
-  for (std::size_t i : batch) {
-    gold.push_back(train_.at(i).gold);
-    candidates_of.push_back(train_[i].sequences.size());
-  }
   if (in_step && step_packed_) {
     packed = &*step_packed_;
   } else {
-    std::vector<const std::vector<std::int32_t>*> sequences;
-    std::vector<std::int32_t> lengths;
-    for (std::size_t i : batch) {
-      const EncodedExample& e = train_[i];
-      if (options_.loss == PromptLoss::lm) {
-        sequences.push_back(&e.sequences[std::size_t(e.gold)]);
-        lengths.push_back(e.option_lengths[std::size_t(e.gold)]);
-      } else {
-        for (std::size_t c = 0; c < e.sequences.size(); ++c) {
-          sequences.push_back(&e.sequences[c]);
-          lengths.push_back(e.option_lengths[c]);
-        }
-      }
-    }
-    local = pack(sequences, lengths);
+    local = pack_items(train_, items);
     if (in_step) {
       step_packed_ = std::move(local);
       packed = &*step_packed_;
@@ -130,26 +188,24 @@ double PromptObjective::loss(std::span<const std::size_t> batch) {
   const std::int64_t k = in_step ? step_prefix_layer_ : 0;
   if (k > 0) {
     if (step_hidden_.empty()) step_hidden_ = model_.hidden_states(view, k);
-    result = model_.loss_from(k, view, step_hidden_, packed->labels);
+    result = model_.loss_from(k, view, step_hidden_, packed->labels, packed->also);
   } else {
-    result = model_.loss(view, packed->labels);
+    result = model_.loss(view, packed->labels, packed->also);
   }
   ++forward_passes_;
-  if (options_.loss == PromptLoss::lm) return result.mean;
-  // Token losses come in (row, position) order: each row's option tokens are consecutive.
+  if (lm) {
+    sequences_ += std::int64_t(items.size());
+    return result.mean;
+  }
+  std::vector<std::vector<std::vector<double>>> log_probs(train_.size());
+  scatter(train_, items, *packed, result, log_probs);
   std::vector<std::vector<double>> scores;
-  std::size_t at = 0, row = 0;
-  for (std::size_t e = 0; e < batch.size(); ++e) {
-    const EncodedExample& ex = train_[batch[e]];
+  std::vector<int> gold;
+  for (std::size_t e : batch) {
     std::vector<double> s;
-    for (std::size_t c = 0; c < ex.sequences.size(); ++c, ++row) {
-      const std::size_t n = std::size_t(ex.option_lengths[c]);
-      double sum = 0.0;
-      for (std::size_t j = 0; j < n; ++j) sum -= result.token_losses[at + j];
-      at += n;
-      s.push_back(sum / double(n));
-    }
+    for (const auto& lp : log_probs[e]) s.push_back(candidate_score(lp, CandidateScore::mean));
     scores.push_back(std::move(s));
+    gold.push_back(train_[e].gold);
   }
   return classification_loss(scores, gold);
 }
@@ -159,37 +215,24 @@ Evaluation PromptObjective::evaluate() {
   Evaluation out;
   out.examples = std::int64_t(eval_.size());
   if (eval_.empty()) return out;
-  // Flatten (example, candidate) pairs and score them eval_batch sequences at a time.
-  std::vector<std::pair<std::size_t, std::size_t>> items;
-  for (std::size_t e = 0; e < eval_.size(); ++e) {
-    for (std::size_t c = 0; c < eval_[e].sequences.size(); ++c) items.emplace_back(e, c);
-  }
+  // One item a sequence (a candidate, or single-token candidates sharing a prompt), eval_batch a pass.
+  std::vector<std::size_t> all(eval_.size());
+  for (std::size_t e = 0; e < all.size(); ++e) all[e] = e;
+  const std::vector<Item> items = items_of(eval_, all, false);
   std::vector<std::vector<std::vector<double>>> log_probs(eval_.size());
-  for (std::size_t e = 0; e < eval_.size(); ++e) log_probs[e].resize(eval_[e].sequences.size());
   for (std::size_t start = 0; start < items.size(); start += std::size_t(options_.eval_batch)) {
     const std::size_t end = std::min(items.size(), start + std::size_t(options_.eval_batch));
-    std::vector<const std::vector<std::int32_t>*> sequences;
-    std::vector<std::int32_t> lengths;
-    for (std::size_t i = start; i < end; ++i) {
-      const auto [e, c] = items[i];
-      sequences.push_back(&eval_[e].sequences[c]);
-      lengths.push_back(eval_[e].option_lengths[c]);
-    }
-    const Packed p = pack(sequences, lengths);
-    const nn::LossResult r = model_.loss(p.view(), p.labels);
+    const std::span<const Item> chunk(items.data() + start, end - start);
+    const Packed p = pack_items(eval_, chunk);
+    const nn::LossResult r = model_.loss(p.view(), p.labels, p.also);
     ++forward_passes_;
-    std::size_t at = 0;
-    for (std::size_t i = start; i < end; ++i) {
-      const auto [e, c] = items[i];
-      auto& lp = log_probs[e][c];
-      for (std::int32_t j = 0; j < eval_[e].option_lengths[c]; ++j) lp.push_back(-double(r.token_losses[at++]));
-    }
+    scatter(eval_, chunk, p, r, log_probs);
   }
   std::int64_t correct = 0;
   std::vector<std::vector<double>> mean_scores;
   std::vector<int> gold;
-  double gold_sum = 0.0;
-  std::int64_t gold_count = 0;
+  double gold_sum = 0.0, margin_sum = 0.0;
+  std::int64_t gold_count = 0, margin_count = 0;
   for (std::size_t e = 0; e < eval_.size(); ++e) {
     std::vector<double> scores, means;
     for (const auto& lp : log_probs[e]) {
@@ -197,12 +240,20 @@ Evaluation PromptObjective::evaluate() {
       means.push_back(candidate_score(lp, CandidateScore::mean));
     }
     if (predict(scores) == eval_[e].gold) ++correct;
+    if (means.size() > 1) {
+      double best_other = -std::numeric_limits<double>::infinity();
+      for (std::size_t c = 0; c < means.size(); ++c)
+        if (c != std::size_t(eval_[e].gold)) best_other = std::max(best_other, means[c]);
+      margin_sum += means[std::size_t(eval_[e].gold)] - best_other;
+      ++margin_count;
+    }
     mean_scores.push_back(std::move(means));
     gold.push_back(eval_[e].gold);
     for (double v : log_probs[e][std::size_t(eval_[e].gold)]) gold_sum -= v;
     gold_count += std::int64_t(log_probs[e][std::size_t(eval_[e].gold)].size());
   }
   out.accuracy = double(correct) / double(eval_.size());
+  if (margin_count > 0) out.margin = margin_sum / double(margin_count);
   out.loss = options_.loss == PromptLoss::lm ? gold_sum / double(gold_count) : classification_loss(mean_scores, gold);
   return out;
 }

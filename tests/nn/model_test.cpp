@@ -247,6 +247,35 @@ TEST(ModelLoss, NoCountedLabelsGivesNaNMeanAndZeroCount) {
   EXPECT_TRUE(std::isnan(loss.mean));
 }
 
+// Model::loss's `also`: log p(token) at every counted position, held to log-softmax of the PyTorch
+// reference's logits (the golden file), the row chosen by the same label rule.
+TEST(ModelLoss, AlsoLogProbsAreTheReferenceLogSoftmaxAtEachCountedPosition) {
+  const Golden g = read_golden("opt-tied");
+  Model model = Model::load(models_dir / "opt-tied");
+  const std::vector<std::int32_t> also{0, 7, std::int32_t(g.V - 1)};
+  const auto loss = model.loss(g.batch(), g.labels, also);
+  ASSERT_GT(loss.count, 0);
+  ASSERT_EQ(loss.also_log_probs.size(), std::size_t(loss.count) * also.size());
+  std::int64_t row = 0;
+  for (std::int64_t b = 0; b < g.B; ++b) {
+    for (std::int64_t t = 0; t + 1 < g.T; ++t) {
+      if (g.labels[std::size_t(b * g.T + t + 1)] == zo::nn::ignore_index) continue;
+      const float* logits = g.logits.data() + (b * g.T + t) * g.V;
+      double max = -INFINITY, sum = 0.0;
+      for (std::int64_t v = 0; v < g.V; ++v) max = std::max(max, double(logits[v]));
+      for (std::int64_t v = 0; v < g.V; ++v) sum += std::exp(double(logits[v]) - max);
+      for (std::size_t j = 0; j < also.size(); ++j) {
+        const double expected = double(logits[also[j]]) - max - std::log(sum);
+        EXPECT_NEAR(loss.also_log_probs[std::size_t(row) * also.size() + j], expected, 1e-4) << "row " << row << " id " << also[j];
+      }
+      ++row;
+    }
+  }
+  EXPECT_EQ(row, loss.count);
+  const std::vector<std::int32_t> outside{std::int32_t(g.V)};
+  EXPECT_THROW(model.loss(g.batch(), g.labels, outside), zo::Error);
+}
+
 TEST(ModelLoss, BadInputsAreErrors) {
   const Golden g = read_golden("llama-gqa");
   Model model = Model::load(models_dir / "llama-gqa");

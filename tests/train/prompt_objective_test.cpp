@@ -55,10 +55,22 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
   }
   const std::vector<std::size_t> batch{0, 1};
   EXPECT_NEAR(obj.loss(batch), zo::classification_loss(means, gold), 1e-5);
+  // Example a:2's one-token candidates 70 and 80 share their prompt: one sequence scores both
+  // (2 + 2 sequences, not 2 + 3).
+  EXPECT_EQ(obj.sequences(), 4);
   const auto eval = obj.evaluate();
+  EXPECT_EQ(obj.sequences(), 8);
   EXPECT_EQ(eval.examples, 2);
   EXPECT_DOUBLE_EQ(eval.accuracy, correct / 2.0);
   EXPECT_NEAR(eval.loss, zo::classification_loss(means, gold), 1e-5);
+  double margin = 0.0;
+  for (std::size_t e = 0; e < means.size(); ++e) {
+    double other = -INFINITY;
+    for (std::size_t c = 0; c < means[e].size(); ++c)
+      if (int(c) != gold[e]) other = std::max(other, means[e][c]);
+    margin += (means[e][std::size_t(gold[e])] - other) / 2.0;
+  }
+  EXPECT_NEAR(eval.margin, margin, 1e-5);
 }
 
 TEST(PromptObjective, TheSharedPrefixAndUntrainedLoraChangeNoLossBit) {

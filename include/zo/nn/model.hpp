@@ -77,6 +77,10 @@ struct LossResult {
   double sum = 0.0;                   // summed token cross-entropy (nats)
   std::int64_t count = 0;             // positions counted
   std::vector<float> token_losses;    // per counted position, in (b, t) order
+  // log p(also[j]) at each counted position, row-major (count × also.size()), when the caller passed
+  // `also` token ids: the other candidates' scores at a position whose label is one candidate, so that
+  // single-token candidates sharing a prompt cost one sequence, not one each.
+  std::vector<float> also_log_probs;
 };
 
 class Model {
@@ -105,7 +109,8 @@ class Model {
   // The same into `logits` (resized to B·T·V): a caller that passes the same vector every call skips
   // the allocation, page faults and zero-fill of a fresh (B·T, V) buffer.
   void forward(const TokenBatch& batch, std::vector<float>& logits);
-  LossResult loss(const TokenBatch& batch, std::span<const std::int32_t> labels);
+  // `also`: token ids whose log-probabilities at every counted position go to LossResult::also_log_probs.
+  LossResult loss(const TokenBatch& batch, std::span<const std::int32_t> labels, std::span<const std::int32_t> also = {});
 
   // Shared-prefix evaluation for block-coordinate ZO (METHODS.md §8): hidden_states(batch, k) is the
   // residual stream (B, T, C) entering layer k (k = 0: the embeddings; k = L: the last layer's output,
@@ -114,7 +119,7 @@ class Model {
   std::vector<float> hidden_states(const TokenBatch& batch, std::int64_t k);
   std::vector<float> forward_from(std::int64_t k, const TokenBatch& batch, std::span<const float> hidden);
   LossResult loss_from(std::int64_t k, const TokenBatch& batch, std::span<const float> hidden,
-                       std::span<const std::int32_t> labels);
+                       std::span<const std::int32_t> labels, std::span<const std::int32_t> also = {});
 
   // Logits (V) at one position (b, t) only: for generation, without the other rows' head products.
   std::vector<float> logits_at(const TokenBatch& batch, std::int64_t b, std::int64_t t);

@@ -5,6 +5,9 @@
 //                classification: every candidate's sequence; s_c = mean option-token log-likelihood;
 //                                 cross-entropy over the candidates (prompt_loss.hpp)
 //   evaluate()   every candidate of every evaluation example, eval_batch sequences per forward pass;
+// Candidates of one token that share the rest of their sequence (label words after one prompt: "yes" /
+// "no") are scored from ONE sequence: the others' log-probabilities are read at the same position
+// (Model::loss's `also`), which halves a binary task's classification and evaluation passes.
 //                accuracy = share of examples whose best-scoring candidate (CandidateScore) is gold;
 //                loss = the training loss kind on the evaluation set.
 // Sequences are padded on the right to the longest in the forward pass (attention mask 0, label
@@ -55,16 +58,35 @@ class PromptObjective : public TrainObjective {
 
   // Forward passes run so far (a loss with a shared prefix counts as one).
   std::int64_t forward_passes() const { return forward_passes_; }
+  // Sequences those passes ran (single-token candidates sharing a prompt count as one).
+  std::int64_t sequences() const { return sequences_; }
   // The model's parameters (the same views in both modes).
   ParamSet& model_params() { return model_params_; }
 
  private:
   struct Packed {
     std::vector<std::int32_t> tokens, mask, labels;
+    std::vector<std::int32_t> also;  // sorted token ids of the merged candidates (Model::loss's `also`)
     std::int64_t B = 0, T = 0;
     nn::TokenBatch view() const { return {.B = B, .T = T, .tokens = tokens, .mask = mask}; }
   };
+  // The candidates scored from one sequence: its own (`candidate`) first, then single-token candidates
+  // that share all its other tokens.
+  struct Group {
+    std::size_t candidate = 0;
+    std::vector<std::size_t> members;
+  };
+  struct Item {
+    std::size_t example = 0;
+    Group group;
+  };
+  static std::vector<Group> groups_of(const EncodedExample& e);
+  std::vector<Item> items_of(const std::vector<EncodedExample>& set, std::span<const std::size_t> examples, bool gold_only) const;
   Packed pack(const std::vector<const std::vector<std::int32_t>*>& sequences, const std::vector<std::int32_t>& option_lengths) const;
+  Packed pack_items(const std::vector<EncodedExample>& set, std::span<const Item> items) const;
+  // Writes each item's members' option-token log-probabilities into log_probs[example][candidate].
+  void scatter(const std::vector<EncodedExample>& set, std::span<const Item> items, const Packed& packed,
+               const nn::LossResult& result, std::vector<std::vector<std::vector<double>>>& log_probs) const;
   void sync_lora(bool all);
   std::int64_t prefix_layer(std::span<const std::uint32_t> blocks) const;
 
@@ -75,6 +97,7 @@ class PromptObjective : public TrainObjective {
   LoraAdapters* lora_ = nullptr;
   std::int32_t pad_id_ = 0;
   std::int64_t forward_passes_ = 0;
+  mutable std::int64_t sequences_ = 0;
   // The current step (from begin_step).
   std::vector<std::uint32_t> step_blocks_, previous_blocks_;
   std::vector<std::size_t> step_batch_;

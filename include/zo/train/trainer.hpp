@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -48,6 +49,9 @@ struct Evaluation {
   double loss = 0.0;      // mean loss on the evaluation set (the objective's definition)
   double accuracy = 0.0;  // fraction of examples predicted correctly, in [0, 1]
   std::int64_t examples = 0;
+  // Mean over examples of the gold candidate's score minus the best other candidate's (mean option-token
+  // log-likelihoods; the label-word margin): > 0 where the gold label word wins. NaN when undefined.
+  double margin = std::numeric_limits<double>::quiet_NaN();
 };
 
 // What the trainer trains.
