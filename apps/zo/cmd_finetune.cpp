@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -162,6 +163,31 @@ void write_plots(const fs::path& out, const TrainSummary& s, const fs::path& eva
                   {.title = "zo finetune: evaluation accuracy", .x_label = "step", .y_label = "accuracy"});
 }
 
+// --steps 0: the model as loaded (zero-shot, or a fine-tuned model/ folder) on --eval, nothing trained.
+void evaluate_only(PromptObjective& objective, const FinetuneArgs& a, const fs::path& out) {
+  if (a.eval.empty()) fail("option --steps 0 evaluates only: it needs --eval (a JSONL file)");
+  if (a.resume) fail("option --resume: nothing to resume with --steps 0");
+  const auto t0 = std::chrono::steady_clock::now();
+  const Evaluation e = objective.evaluate();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) fail("{}: cannot create folder: {}", out.string(), ec.message());
+  const nlohmann::json report = {
+      {"termination", "evaluation_only"},
+      {"message", "evaluation only (--steps 0)"},
+      {"steps", 0},
+      {"eval_seconds", seconds},
+      {"forward_passes", objective.forward_passes()},
+      {"peak_rss_mb", peak_rss_mb()},
+      {"first_eval", {{"loss", e.loss}, {"accuracy", e.accuracy}, {"margin", e.margin}, {"examples", e.examples}}},
+      {"last_eval", {{"loss", e.loss}, {"accuracy", e.accuracy}, {"margin", e.margin}, {"examples", e.examples}}},
+  };
+  write_file_atomic(out / "summary.json", report.dump(2) + "\n");
+  std::fprintf(stderr, "zo finetune: evaluation only: accuracy %.4f, margin %+.4f, loss %.4f on %lld examples (%.1f s); summary in %s\n",
+               e.accuracy, e.margin, e.loss, static_cast<long long>(e.examples), seconds, (out / "summary.json").c_str());
+}
+
 void run(CLI::App& sub, FinetuneArgs& a) {
   std::optional<nlohmann::json> tmpl_json;
   if (!a.config.empty()) {
@@ -203,6 +229,10 @@ void run(CLI::App& sub, FinetuneArgs& a) {
                              .shared_prefix = !a.no_shared_prefix},
                             setup.lora.get());
 
+  if (a.steps == 0) {
+    evaluate_only(objective, a, out);
+    return;
+  }
   TrainerOptions o;
   o.steps = a.steps;
   o.batch_size = a.batch;
@@ -296,7 +326,7 @@ void setup(CLI::App& sub) {
   sub.add_option("--distribution", a->distribution, "gaussian, rademacher, sphere")->capture_default_str();
   sub.add_option("--keep", a->keep, "sparse: kept fraction p")->capture_default_str();
   sub.add_option("--rank", a->rank, "low-rank: rank r of the direction")->capture_default_str();
-  sub.add_option("--steps", a->steps, "training steps")->capture_default_str();
+  sub.add_option("--steps", a->steps, "training steps (0 = evaluate the model on --eval only: zero-shot)")->capture_default_str();
   sub.add_option("--lr", a->lr, "learning rate η")->capture_default_str();
   sub.add_option("--eps", a->eps, "perturbation scale ε")->capture_default_str();
   sub.add_option("--queries", a->queries, "probe directions per step q")->capture_default_str();

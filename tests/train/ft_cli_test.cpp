@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,6 +206,29 @@ TEST(FinetuneCli, AConfigFileSetsOptionsAndACustomTemplateAndFlagsWin) {
   std::ofstream(config, std::ios::trunc) << R"({"learning_rate": 1})";
   EXPECT_EQ(run({kZo, "finetune", "--config", config.string(), "--out", (dir.path / "out2").string()}, log), 1);
   EXPECT_NE(slurp(log).find("key 'learning_rate': not an option of zo finetune"), std::string::npos) << slurp(log);
+}
+
+// --steps 0 evaluates only: the saved model of a run, reloaded, scores the evaluation set exactly as the
+// run's own final evaluation did; without --eval it is an error saying so.
+TEST(FinetuneCli, StepsZeroEvaluatesASavedModelAsTheRunDid) {
+  TempDir dir;
+  const fs::path log = dir.path / "log.txt";
+  ASSERT_EQ(run(finetune(dir.path / "train", {}, 12), log), 0) << slurp(log);
+  auto args = finetune(dir.path / "eval", {}, 0);
+  args[3] = (dir.path / "train" / "model").string();
+  ASSERT_EQ(run(args, log), 0) << slurp(log);
+  const auto trained = nlohmann::json::parse(slurp(dir.path / "train" / "summary.json"));
+  const auto evaluated = nlohmann::json::parse(slurp(dir.path / "eval" / "summary.json"));
+  EXPECT_EQ(evaluated["termination"], "evaluation_only");
+  EXPECT_EQ(evaluated["last_eval"]["accuracy"], trained["last_eval"]["accuracy"]);
+  EXPECT_NEAR(evaluated["last_eval"]["loss"].get<double>(), trained["last_eval"]["loss"].get<double>(), 1e-6);
+  EXPECT_NEAR(evaluated["last_eval"]["margin"].get<double>(), trained["last_eval"]["margin"].get<double>(), 1e-6);
+  EXPECT_FALSE(fs::exists(dir.path / "eval" / "ledger.tsv"));
+
+  auto no_eval = finetune(dir.path / "none", {}, 0);
+  no_eval.erase(no_eval.begin() + 10, no_eval.begin() + 12);  // "--eval FILE"
+  EXPECT_EQ(run(no_eval, log), 1);
+  EXPECT_NE(slurp(log).find("--steps 0 evaluates only: it needs --eval"), std::string::npos) << slurp(log);
 }
 
 TEST(FinetuneCli, HelpListsEveryOption) {
