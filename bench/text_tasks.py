@@ -1,0 +1,408 @@
+#!/usr/bin/python3
+"""Issue 7's experiment table: ZO fine-tuning of models/opt-text on the real text tasks (spam,
+sotu-party), every method through `build/zo finetune`, plus zero-shot and the majority class.
+
+Plan, per task (all runs: --loss classification, --max-tokens 128, batch 16, eps 1e-3, --steps N,
+k examples per class sampled with the run's seed, the same N for every method):
+  1. grid   seed 0, k = 256, each method at each learning rate of its grid (GRIDS), evaluated on the
+            validation split (VAL_K records sampled with seed 0, the same for every run);
+  2. choose the learning rate of the best final validation accuracy (ties: lower validation loss);
+  3. test   the chosen seed-0 run's model/ evaluated on the whole test split (`zo finetune --steps 0`);
+            seeds 1 and 2 of mezo, mezo-bcd, zo-adamm, r-adazo at the chosen rate, trained on their
+            own k-shot samples and evaluated on the whole test split; mezo at k = 16 (MeZO's few-shot
+            setting) with mezo's chosen rate;
+  4. zero-shot: models/opt-text itself on the test split; majority: the training split's majority
+            class, scored on the test split.
+The first-order row (`ft`) comes from bench/text_tasks_ft.py (ft.csv), merged into results.csv here.
+
+Every run is one process with one thread (OMP_NUM_THREADS=1), --jobs of them at a time: on this
+2-core machine that uses the cores better than one 2-thread run, and every step_ms is measured the
+same way. Runs checkpoint every 100 steps; a run folder with summary.json is done and skipped, one
+without is resumed (--resume), so the table can be built over several sessions: rerun the command.
+
+Outputs (--out, default bench/results/text-tasks):
+  results.csv  task,k,method,seed,accuracy,steps,step_ms,peak_rss_mb  (one row per run; test accuracy)
+  details.csv  the same runs with lr, test margin and loss, final training loss, CPU ms per step
+  grid.csv     task,method,lr,val_accuracy,val_margin,val_loss,final_train_loss,chosen
+  curves.csv   task,k,method,seed,step,loss  (training loss per step of every run in results.csv)
+  loss_<task>.png  training loss (moving average) of each method's seed-0 run, k = 256
+  table.md     mean ± std test accuracy and time per step per (task, k, method)
+
+Usage: /usr/bin/python3 bench/text_tasks.py [--tasks spam,sotu-party] [--steps 500] [--jobs 2]
+       [--phase all|grid|report] [--val-k 300] [--work build/text-tasks] [--zo build/zo]
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TEMPLATES = {
+    "spam": {"template": "{text}\nIs this email spam? Answer:", "label_words": [" no", " yes"],
+             "label_field": "label", "label_values": ["ham", "spam"]},
+    "sotu-party": {"template": "{text}\nWas this said by a Republican president? Answer:", "label_words": [" no", " yes"],
+                   "label_field": "label", "label_values": ["democratic", "republican"]},
+}
+
+# method -> zo finetune flags
+METHODS = {
+    "mezo": ["--optimizer", "zo-sgd", "--direction", "dense"],
+    "mezo-bcd": ["--optimizer", "zo-sgd", "--direction", "bcd"],
+    "zo-adamm": ["--optimizer", "zo-adamm", "--direction", "dense"],
+    "r-adazo": ["--optimizer", "r-adazo", "--direction", "dense"],
+    "r-adazo-bcd": ["--optimizer", "r-adazo", "--direction", "bcd"],
+    "mezo-lora": ["--optimizer", "zo-sgd", "--direction", "dense", "--mode", "lora"],
+}
+# Learning-rate grids, one factor-3 ladder each, placed from the prototype's findings (issue 7: MeZO
+# 1e-4 good, 1e-3 diverged; one-block BCD wanted ~3e-4) and LoRA's smaller, scaled parameter set.
+GRIDS = {
+    "mezo": [3e-5, 1e-4, 3e-4],
+    "mezo-bcd": [1e-4, 3e-4, 1e-3],
+    "zo-adamm": [3e-5, 1e-4, 3e-4],
+    "r-adazo": [3e-5, 1e-4, 3e-4],
+    "r-adazo-bcd": [1e-4, 3e-4, 1e-3],
+    "mezo-lora": [1e-4, 3e-4, 1e-3],
+}
+SEEDED = ["mezo", "mezo-bcd", "zo-adamm", "r-adazo"]  # 3 seeds at k = 256
+VAL_K = 300
+K = 256
+FEW_K = 16
+COLUMNS = ["task", "k", "method", "seed", "accuracy", "steps", "step_ms", "peak_rss_mb"]
+
+
+def fail(msg):
+    print(f"text_tasks.py: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def lr_name(lr):
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
+def write_atomic(path, text):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        fail(f"{path}: cannot read: {e}")
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.zo = os.path.abspath(args.zo)
+        if not os.access(self.zo, os.X_OK):
+            fail(f"{self.zo}: not built (cmake --build build --target zo)")
+        self.model = os.path.join(ROOT, "models", "opt-text")
+        self.work = os.path.abspath(args.work)
+        os.makedirs(self.work, exist_ok=True)
+
+    def config(self, task):
+        path = os.path.join(self.work, f"{task}.json")
+        write_atomic(path, json.dumps({"task": "custom", "template": TEMPLATES[task]}, indent=2) + "\n")
+        return path
+
+    def data(self, task, split):
+        path = os.path.join(ROOT, "data", task, f"{split}.jsonl")
+        if not os.path.exists(path):
+            fail(f"{path}: missing (scripts/setup.sh builds data/)")
+        return path
+
+    def run(self, out, argv, label):
+        """Runs zo finetune into `out` unless it is done; resumes a run cut off earlier."""
+        summary = os.path.join(out, "summary.json")
+        if os.path.exists(summary):
+            return read_json(summary)
+        cmd = [self.zo, "finetune"] + argv + ["--out", out, "--no-plots"]
+        if os.path.isdir(os.path.join(out, "checkpoints")) and os.listdir(os.path.join(out, "checkpoints")):
+            cmd.append("--resume")
+        elif os.path.isdir(out):
+            shutil.rmtree(out)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive", OPENBLAS_NUM_THREADS="1")
+        t0 = time.time()
+        log = out + ".log"
+        with open(log, "a") as f:
+            f.write(" ".join(cmd) + "\n")
+            f.flush()
+            rc = subprocess.call(["nice", "-n", "5"] + cmd, stdout=f, stderr=f, env=env)
+        if rc != 0 or not os.path.exists(summary):
+            with open(log) as f:
+                tail = f.read()[-800:]
+            print(f"[{label}] FAILED (exit {rc}); log {log}:\n{tail}", file=sys.stderr)
+            return None
+        s = read_json(summary)
+        acc = s.get("last_eval", {}).get("accuracy")
+        print(f"[{label}] done in {time.time() - t0:.0f} s: accuracy {acc}", flush=True)
+        return s
+
+    def train_argv(self, task, method, lr, seed, k, eval_split, eval_k):
+        return ["--model", self.model, "--config", self.config(task),
+                "--train", self.data(task, "train"), "--eval", self.data(task, eval_split),
+                "--k", str(k), "--per-class", "--eval-k", str(eval_k), "--max-tokens", "128",
+                "--loss", "classification", "--batch", "16", "--eps", "1e-3", "--steps", str(self.args.steps),
+                "--lr", repr(lr), "--seed", str(seed), "--checkpoint-every", "100", "--keep-checkpoints", "1",
+                "--eval-batch", "16"] + METHODS[method]
+
+    def eval_argv(self, task, model):
+        return ["--model", model, "--tokenizer", os.path.join(self.model, "tokenizer.json"), "--config", self.config(task),
+                "--train", self.data(task, "train"), "--eval", self.data(task, "test"), "--k", "1", "--eval-k", "0",
+                "--max-tokens", "128", "--loss", "classification", "--eval-batch", "16", "--steps", "0"]
+
+    def pool(self, jobs):
+        with ThreadPoolExecutor(max_workers=self.args.jobs) as ex:
+            return list(ex.map(lambda j: (j[0], self.run(*j[1:])), jobs))
+
+    # Paths
+    def grid_dir(self, task, method, lr):
+        return os.path.join(self.work, task, "grid", method, lr_name(lr))
+
+    def seed_dir(self, task, method, k, seed):
+        return os.path.join(self.work, task, f"k{k}", method, f"seed{seed}")
+
+
+def choose(grid_rows):
+    """Best final validation accuracy; ties: lower validation loss."""
+    done = [r for r in grid_rows if r["summary"] is not None and r["summary"].get("last_eval")]
+    if not done:
+        return None
+    return max(done, key=lambda r: (r["summary"]["last_eval"]["accuracy"], -r["summary"]["last_eval"]["loss"]))["lr"]
+
+
+def final_train_loss(run_dir, last=20):
+    """Mean training loss over the last `last` steps (the per-step loss is one noisy batch)."""
+    path = os.path.join(run_dir, "train_log.csv")
+    if not os.path.exists(path):
+        return float("nan")
+    with open(path) as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    tail = [v for v in losses[-last:] if math.isfinite(v)]
+    return sum(tail) / len(tail) if tail else float("nan")
+
+
+def task_runs(r, task):
+    """Runs every phase of one task; returns the rows for the report."""
+    args = r.args
+    # 1. grid
+    jobs = []
+    for method in METHODS:
+        for lr in GRIDS[method]:
+            jobs.append((("grid", method, lr), r.grid_dir(task, method, lr),
+                         r.train_argv(task, method, lr, 0, K, "validation", args.val_k), f"{task} grid {method} lr {lr:g}"))
+    grid = [{"method": key[1], "lr": key[2], "dir": r.grid_dir(task, key[1], key[2]), "summary": s} for key, s in r.pool(jobs)]
+    chosen = {m: choose([g for g in grid if g["method"] == m]) for m in METHODS}
+    if args.phase == "grid":
+        return grid, chosen, []
+    # 3. test: seed-0 models on the test split, more seeds, k = 16; zero-shot
+    jobs = [(("zero-shot",), os.path.join(r.work, task, "zero-shot"), r.eval_argv(task, r.model), f"{task} zero-shot")]
+    for m, lr in chosen.items():
+        if lr is None:
+            continue
+        jobs.append((("test", m), os.path.join(r.grid_dir(task, m, lr), "test"),
+                     r.eval_argv(task, os.path.join(r.grid_dir(task, m, lr), "model")), f"{task} test {m} (seed 0)"))
+    for m in SEEDED:
+        if chosen[m] is None:
+            continue
+        for seed in (1, 2):
+            jobs.append((("seed", m, seed), r.seed_dir(task, m, K, seed),
+                         r.train_argv(task, m, chosen[m], seed, K, "test", 0), f"{task} {m} seed {seed}"))
+    if chosen["mezo"] is not None:
+        jobs.append((("few", "mezo"), r.seed_dir(task, "mezo", FEW_K, 0),
+                     r.train_argv(task, "mezo", chosen["mezo"], 0, FEW_K, "test", 0), f"{task} mezo k {FEW_K}"))
+    results = r.pool(jobs)
+    return grid, chosen, results
+
+
+def majority_row(task):
+    def labels(split):
+        with open(os.path.join(ROOT, "data", task, f"{split}.jsonl")) as f:
+            return [json.loads(line)["label"] for line in f if line.strip()]
+    train = labels("train")
+    major = max(set(train), key=train.count)
+    test = labels("test")
+    return {"task": task, "k": 0, "method": "majority", "seed": "", "accuracy": sum(t == major for t in test) / len(test),
+            "steps": 0, "step_ms": "", "peak_rss_mb": ""}
+
+
+def fmt(v, digits=4):
+    if v == "" or v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if abs(v) >= 0.01 or v == 0 else f"{v:.3g}"
+    return str(v)
+
+
+def write_csv(path, columns, rows):
+    lines = [",".join(columns)]
+    for row in rows:
+        lines.append(",".join(fmt(row.get(c, "")) for c in columns))
+    write_atomic(path, "\n".join(lines) + "\n")
+
+
+def curve(run_dir):
+    path = os.path.join(run_dir, "train_log.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [(int(row["step"]), float(row["loss"])) for row in csv.DictReader(f)]
+
+
+def report(r, per_task):
+    out = os.path.abspath(r.args.out)
+    os.makedirs(out, exist_ok=True)
+    rows, details, grid_rows, curves = [], [], [], []
+    for task, (grid, chosen, results) in per_task.items():
+        for g in grid:
+            s = g["summary"]
+            ev = (s or {}).get("last_eval", {})
+            grid_rows.append({"task": task, "method": g["method"], "lr": g["lr"], "val_accuracy": ev.get("accuracy", ""),
+                              "val_margin": ev.get("margin", ""), "val_loss": ev.get("loss", ""),
+                              "final_train_loss": final_train_loss(g["dir"]) if s else "",
+                              "chosen": int(chosen.get(g["method"]) == g["lr"])})
+        rows.append(majority_row(task))
+        by_key = {key: s for key, s in results}
+        zs = by_key.get(("zero-shot",))
+        if zs:
+            rows.append({"task": task, "k": 0, "method": "zero-shot", "seed": "", "accuracy": zs["last_eval"]["accuracy"],
+                         "steps": 0, "step_ms": "", "peak_rss_mb": zs["peak_rss_mb"]})
+            details.append({"task": task, "k": 0, "method": "zero-shot", "accuracy": zs["last_eval"]["accuracy"],
+                            "test_margin": zs["last_eval"]["margin"], "test_loss": zs["last_eval"]["loss"], "steps": 0})
+
+        def add(method, k, seed, lr, train_dir, train_summary, test_summary):
+            ev = test_summary["last_eval"]
+            row = {"task": task, "k": k, "method": method, "seed": seed, "accuracy": ev["accuracy"],
+                   "steps": train_summary["steps"], "step_ms": 1000 * train_summary["seconds_per_step"],
+                   "peak_rss_mb": train_summary["peak_rss_mb"]}
+            rows.append(row)
+            details.append(dict(row, lr=lr, test_margin=ev["margin"], test_loss=ev["loss"],
+                                final_train_loss=final_train_loss(train_dir),
+                                cpu_ms=1000 * train_summary["cpu_seconds_per_step"]))
+            curves.extend({"task": task, "k": k, "method": method, "seed": seed, "step": st, "loss": lo}
+                          for st, lo in curve(train_dir))
+
+        for m, lr in chosen.items():
+            test = by_key.get(("test", m))
+            if lr is None or test is None:
+                continue
+            g = next(g for g in grid if g["method"] == m and g["lr"] == lr)
+            add(m, K, 0, lr, g["dir"], g["summary"], test)
+        for key, s in results:
+            if s is None:
+                continue
+            if key[0] == "seed":
+                add(key[1], K, key[2], chosen[key[1]], r.seed_dir(task, key[1], K, key[2]), s, s)
+            elif key[0] == "few":
+                add("mezo", FEW_K, 0, chosen["mezo"], r.seed_dir(task, "mezo", FEW_K, 0), s, s)
+    ft_path = os.path.join(out, "ft.csv")
+    if os.path.exists(ft_path):
+        with open(ft_path) as f:
+            for row in csv.DictReader(f):
+                if row["task"] in per_task:
+                    rows.append({c: (float(row[c]) if c in ("accuracy", "step_ms", "peak_rss_mb") and row[c] else row[c]) for c in COLUMNS})
+    order = {m: i for i, m in enumerate(["majority", "zero-shot", "mezo", "mezo-bcd", "zo-adamm", "r-adazo", "r-adazo-bcd",
+                                          "mezo-lora", "ft"])}
+    key = lambda x: (x["task"], order.get(x["method"], 99), int(x["k"]), str(x.get("seed", "")))
+    rows.sort(key=key)
+    details.sort(key=key)
+    write_csv(os.path.join(out, "results.csv"), COLUMNS, rows)
+    write_csv(os.path.join(out, "details.csv"), COLUMNS[:4] + ["lr", "accuracy", "test_margin", "test_loss",
+                                                               "final_train_loss", "steps", "step_ms", "cpu_ms", "peak_rss_mb"], details)
+    write_csv(os.path.join(out, "grid.csv"), ["task", "method", "lr", "val_accuracy", "val_margin", "val_loss",
+                                              "final_train_loss", "chosen"], grid_rows)
+    write_csv(os.path.join(out, "curves.csv"), ["task", "k", "method", "seed", "step", "loss"], curves)
+    write_table(out, rows)
+    plot_losses(out, curves)
+
+
+def write_table(out, rows):
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["task"], int(row["k"]), row["method"]), []).append(row)
+    lines = ["| task | k | method | runs | test accuracy (mean ± std) | ms / step | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+    for (task, k, method), g in groups.items():
+        acc = [float(x["accuracy"]) for x in g]
+        mean = sum(acc) / len(acc)
+        std = math.sqrt(sum((a - mean) ** 2 for a in acc) / (len(acc) - 1)) if len(acc) > 1 else 0.0
+        ms = [float(x["step_ms"]) for x in g if x["step_ms"] != ""]
+        rss = [float(x["peak_rss_mb"]) for x in g if x["peak_rss_mb"] != ""]
+        acc_text = f"{100 * mean:.1f} ± {100 * std:.1f}" if len(acc) > 1 else f"{100 * mean:.1f}"
+        lines.append(f"| {task} | {k if k else '–'} | {method} | {len(g)} | {acc_text} | "
+                     f"{sum(ms) / len(ms):.0f} | " if ms else f"| {task} | {k if k else '–'} | {method} | {len(g)} | {acc_text} | – | ")
+        lines[-1] += f"{sum(rss) / len(rss):.0f} |" if rss else "– |"
+    write_atomic(os.path.join(out, "table.md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def plot_losses(out, curves):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    tasks = sorted({c["task"] for c in curves})
+    for task in tasks:
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for method in METHODS:
+            pts = [(c["step"], c["loss"]) for c in curves
+                   if c["task"] == task and c["method"] == method and c["k"] == K and c["seed"] == 0]
+            if not pts:
+                continue
+            pts.sort()
+            ys = [p[1] for p in pts]
+            w = 25  # moving average: a step's loss is one batch of 16
+            smooth = [sum(ys[max(0, i - w + 1):i + 1]) / len(ys[max(0, i - w + 1):i + 1]) for i in range(len(ys))]
+            ax.plot([p[0] for p in pts], smooth, label=method)
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"training loss (classification CE, moving average of {w})")
+        ax.set_title(f"zo finetune on {task}: opt-text, k = {K} per class, seed 0, each method at its chosen lr")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        tmp = os.path.join(out, f".loss_{task}.png")
+        fig.savefig(tmp, dpi=100, format="png")
+        plt.close(fig)
+        os.replace(tmp, os.path.join(out, f"loss_{task}.png"))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", default="spam,sotu-party")
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--phase", default="all", choices=["all", "grid", "report"])
+    p.add_argument("--val-k", type=int, default=VAL_K, help="validation records sampled for the grid")
+    p.add_argument("--work", default=os.path.join(ROOT, "build", "text-tasks"))
+    p.add_argument("--zo", default=os.path.join(ROOT, "build", "zo"))
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks"))
+    args = p.parse_args()
+    tasks = args.tasks.split(",")
+    for t in tasks:
+        if t not in TEMPLATES:
+            fail(f"--tasks: unknown task '{t}' (spam, sotu-party)")
+    if args.steps < 1 or args.jobs < 1:
+        fail("--steps and --jobs must be >= 1")
+    r = Runner(args)
+    per_task = {}
+    for task in tasks:
+        if args.phase == "report":
+            # Report what exists, running nothing: a pool over done runs only reads their summaries.
+            r.run = lambda out, argv, label: read_json(os.path.join(out, "summary.json")) if os.path.exists(os.path.join(out, "summary.json")) else None
+        per_task[task] = task_runs(r, task)
+    report(r, per_task)
+
+
+if __name__ == "__main__":
+    main()
