@@ -2,6 +2,8 @@
 """Issue 7's experiment table: ZO fine-tuning of models/opt-text on the real text tasks (spam,
 sotu-party), every method through `build/zo finetune`, plus zero-shot and the majority class.
 
+Prompts and label words: configs/<task>.json (spam: "<text>\nIs this email spam? Answer:" " no"/" yes";
+sotu-party: "<text>\nWas this said by a Republican president? Answer:" " no"/" yes").
 Plan, per task (all runs: --loss classification, --max-tokens 128, batch 16, eps 1e-3, --steps N,
 k examples per class sampled with the run's seed, the same N for every method):
   1. grid   seed 0, k = 256, each method at each learning rate of its grid (GRIDS), evaluated on the
@@ -44,12 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-TEMPLATES = {
-    "spam": {"template": "{text}\nIs this email spam? Answer:", "label_words": [" no", " yes"],
-             "label_field": "label", "label_values": ["ham", "spam"]},
-    "sotu-party": {"template": "{text}\nWas this said by a Republican president? Answer:", "label_words": [" no", " yes"],
-                   "label_field": "label", "label_values": ["democratic", "republican"]},
-}
+TASKS = ["spam", "sotu-party"]  # prompt and label words: configs/<task>.json (zo finetune --config)
 
 # method -> zo finetune flags
 METHODS = {
@@ -114,8 +111,9 @@ class Runner:
         os.makedirs(self.work, exist_ok=True)
 
     def config(self, task):
-        path = os.path.join(self.work, f"{task}.json")
-        write_atomic(path, json.dumps({"task": "custom", "template": TEMPLATES[task]}, indent=2) + "\n")
+        path = os.path.join(ROOT, "configs", f"{task}.json")
+        if not os.path.exists(path):
+            fail(f"{path}: missing")
         return path
 
     def data(self, task, split):
@@ -390,7 +388,7 @@ def main():
     args = p.parse_args()
     tasks = args.tasks.split(",")
     for t in tasks:
-        if t not in TEMPLATES:
+        if t not in TASKS:
             fail(f"--tasks: unknown task '{t}' (spam, sotu-party)")
     if args.steps < 1 or args.jobs < 1:
         fail("--steps and --jobs must be >= 1")

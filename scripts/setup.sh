@@ -7,7 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-torch python3-matplotlib
   nodejs npm
   dataset-fashion-mnist
 )
