@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The zo demo: installs what is missing, builds build/zo (Release), and runs `zo bench synthetic` on a
-# moderate default — R-AdaZO vs ZO-AdaMM vs ZO-SGD on the Levy function, d = 10 000, a short budget
-# (2000 steps, 4002 queries a run), over one small learning-rate grid — then says where the table,
-# curves and plot are. (Levy rather than Rosenbrock: at d = 10 000 no optimizer moves Rosenbrock's loss
-# visibly in a short budget, see bench/results/synthetic/README.md.)
-# Environment: ZO_JOBS (build jobs, default 2), ZO_DEMO_OUT (output folder, default build/demo/synthetic),
-# ZO_DEMO_STEPS (steps a run, default 2000).
+# The zo demo: installs what is missing, builds build/zo (Release), then fine-tunes the committed
+# pretrained language model models/opt-text (5.4 M-parameter OPT, issue 7) on the real `spam` task
+# (SpamAssassin mail, data/spam) with forward passes only, and prints the test accuracy before and after.
+#
+#   scripts/demo.sh              spam fine-tuning (the default; a few minutes on 2 cores)
+#   scripts/demo.sh synthetic    R-AdaZO vs ZO-AdaMM vs ZO-SGD on the Levy function, d = 10 000
+#
+# Environment: ZO_JOBS (build jobs and threads, default 2), ZO_DEMO_OUT (output folder, default
+# build/demo/<demo>), ZO_DEMO_STEPS (training steps; spam default 150, synthetic default 2000),
+# ZO_DEMO_OPTIMIZER and ZO_DEMO_LR (spam: optimizer and learning rate, defaults below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+demo="${1:-spam}"
 jobs="${ZO_JOBS:-2}"
-out="${ZO_DEMO_OUT:-build/demo/synthetic}"
-steps="${ZO_DEMO_STEPS:-2000}"
+case "$demo" in
+  spam | synthetic) ;;
+  *) echo "demo.sh: unknown demo '$demo' (spam, synthetic)" >&2; exit 2 ;;
+esac
+out="${ZO_DEMO_OUT:-build/demo/$demo}"
 
 # Dependencies: setup.sh checks every package (dpkg, about a second) and installs only what is missing.
 scripts/setup.sh
@@ -20,13 +27,45 @@ echo "== building build/zo (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs" --target zo
 
-echo "== zo bench synthetic: r-adazo vs zo-adamm vs zo-sgd on levy, d = 10000, $steps steps each"
-build/zo bench synthetic --function levy --dim 10000 --optimizer r-adazo,zo-adamm,zo-sgd --baseline zo-adamm \
-  --steps "$steps" --lr-grid 3e-5,1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1 --seed 0 --threads "$jobs" --out "$out"
+if [ "$demo" = synthetic ]; then
+  steps="${ZO_DEMO_STEPS:-2000}"
+  echo "== zo bench synthetic: r-adazo vs zo-adamm vs zo-sgd on levy, d = 10000, $steps steps each"
+  # Levy rather than Rosenbrock: at d = 10 000 no optimizer moves Rosenbrock's loss visibly in a short
+  # budget (bench/results/synthetic/README.md).
+  build/zo bench synthetic --function levy --dim 10000 --optimizer r-adazo,zo-adamm,zo-sgd --baseline zo-adamm \
+    --steps "$steps" --lr-grid 3e-5,1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1 --seed 0 --threads "$jobs" --out "$out"
+  echo
+  echo "== results"
+  echo "table:   $out/table.md"
+  echo "curves:  $out/curves.csv   (optimizer, lr, step, queries, noiseless loss)"
+  echo "summary: $out/summary.json"
+  echo "plot:    $out/curves.png   (loss vs queries, log scale, each optimizer at its best η)"
+  exit 0
+fi
+
+steps="${ZO_DEMO_STEPS:-150}"
+optimizer="${ZO_DEMO_OPTIMIZER:-zo-sgd}"
+lr="${ZO_DEMO_LR:-3e-4}"
+for f in models/opt-text/model.safetensors data/spam/train.jsonl data/spam/test.jsonl configs/spam.json; do
+  [ -f "$f" ] || { echo "demo.sh: $f is missing (a clean clone has it; scripts/setup.sh builds data/)" >&2; exit 1; }
+done
+echo "== zo finetune: models/opt-text on spam, $optimizer (dense, lr $lr), k = 256 e-mails per class, $steps steps"
+echo "   prompt: '<last 128 tokens of the e-mail>\\nIs this email spam? Answer:'  label words ' no' / ' yes'"
+rm -rf "$out"
+OMP_NUM_THREADS="$jobs" build/zo finetune --model models/opt-text --config configs/spam.json \
+  --train data/spam/train.jsonl --eval data/spam/test.jsonl --k 256 --per-class --eval-k 0 \
+  --max-tokens 128 --loss classification --optimizer "$optimizer" --lr "$lr" --steps "$steps" --seed 0 \
+  --eval-batch 16 --out "$out"
 
 echo
-echo "== results"
-echo "table:   $out/table.md"
-echo "curves:  $out/curves.csv   (optimizer, lr, step, queries, noiseless loss)"
-echo "summary: $out/summary.json"
-echo "plot:    $out/curves.png   (loss vs queries, log scale, each optimizer at its best η)"
+echo "== results (the whole test split: $(wc -l < data/spam/test.jsonl) e-mails)"
+/usr/bin/python3 - "$out/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+a, b = s["first_eval"], s["last_eval"]
+print(f"accuracy before: {100 * a['accuracy']:.1f} %   (label-word margin {a['margin']:+.3f})")
+print(f"accuracy after:  {100 * b['accuracy']:.1f} %   (label-word margin {b['margin']:+.3f})")
+print(f"{s['steps']} steps, {1000 * s['seconds_per_step']:.0f} ms a step, peak RSS {s['peak_rss_mb']:.0f} MB")
+PY
+echo "weights: $out/model   logs: $out/train_log.csv, $out/eval_log.csv   plots: $out/loss.png, $out/accuracy.png"
+echo "the majority class (ham) scores $(/usr/bin/python3 -c "import json;r=[json.loads(l)['label'] for l in open('data/spam/test.jsonl')];print(f'{100*r.count(\"ham\")/len(r):.1f}')") % on this split"
