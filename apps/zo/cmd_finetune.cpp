@@ -42,6 +42,7 @@ struct FinetuneArgs {
   std::int64_t eval_k = 1000;
   std::optional<std::uint64_t> data_seed;
   std::int64_t max_tokens = 0;
+  std::int64_t keep_last = 0;
   std::string optimizer = "zo-sgd", direction = "dense", block_order, distribution = "gaussian";
   double keep = 0.1;
   int rank = 4, blocks_per_step = 1;
@@ -212,7 +213,7 @@ void run(CLI::App& sub, FinetuneArgs& a) {
   const TextEncoder encode = [&](std::string_view text) { return tokenizer.encode(text, true); };
   auto encode_all = [&](const std::vector<Example>& examples) {
     std::vector<EncodedExample> out_examples;
-    for (const Example& e : examples) out_examples.push_back(encode_example(e, encode, max_tokens));
+    for (const Example& e : examples) out_examples.push_back(encode_example(e, encode, max_tokens, a.keep_last));
     return out_examples;
   };
   std::vector<EncodedExample> train = encode_all(load_examples(tmpl, a.train, a.k, a.per_class, data_seed));
@@ -319,6 +320,10 @@ void setup(CLI::App& sub) {
   sub.add_option("--eval-k", a->eval_k, "evaluation examples sampled (0 = all)")->capture_default_str();
   sub.add_option("--data-seed", a->data_seed, "seed of the example sampling (default: --seed)");
   sub.add_option("--max-tokens", a->max_tokens, "keep the last N tokens of a sequence (default: min(2048, model's max positions))");
+  sub.add_option("--keep-last", a->keep_last,
+                 "0: a long sequence keeps its last --max-tokens tokens (MeZO); N > 0: its first max − N and its last N "
+                 "(the question and the candidate survive, the text keeps its start)")
+      ->capture_default_str();
   sub.add_option("--optimizer", a->optimizer, "zo-sgd (MeZO), zo-sign-sgd, zo-sgd-sign, zo-rmsprop, zo-adamm, r-adazo")->capture_default_str();
   sub.add_option("--direction", a->direction, "dense, sparse, low-rank, or bcd (dense over one block a step, a fresh permutation of the blocks each epoch: MeZO-BCD)")->capture_default_str();
   sub.add_option("--block-order", a->block_order, "all, cyclic, permutation, uniform, weighted (overrides the direction's)");

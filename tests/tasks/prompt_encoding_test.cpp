@@ -30,6 +30,25 @@ TEST(EncodeExample, LongSequencesKeepTheirLastTokens) {
   EXPECT_EQ(enc.option_lengths[0], 1);
 }
 
+TEST(EncodeExample, KeepLastKeepsTheStartAndTheLastTokens) {
+  const zo::Example e{.context = "abcdefgh?", .continuations = {"y", "n"}, .gold = 0, .where = "f:1"};
+  const auto enc = zo::encode_example(e, chars, 6, 2);  // 11 tokens → first 4 + last 2
+  EXPECT_EQ(enc.sequences[0], (std::vector<std::int32_t>{0, 'a', 'b', 'c', '?', 'y'}));
+  EXPECT_EQ(enc.sequences[1], (std::vector<std::int32_t>{0, 'a', 'b', 'c', '?', 'n'}));
+  EXPECT_EQ(enc.option_lengths, (std::vector<std::int32_t>{1, 1}));
+  const auto short_enough = zo::encode_example({.context = "ab", .continuations = {"y"}, .gold = 0, .where = "f:2"}, chars, 6, 2);
+  EXPECT_EQ(short_enough.sequences[0], (std::vector<std::int32_t>{0, 'a', 'b', 'y'}));  // nothing cut
+  EXPECT_THROW(zo::encode_example(e, chars, 6, 6), zo::Error);
+  EXPECT_THROW(zo::encode_example(e, chars, 6, -1), zo::Error);
+  const zo::Example long_option{.context = "a", .continuations = {"xyz"}, .gold = 0, .where = "t.jsonl:7"};
+  try {
+    zo::encode_example(long_option, chars, 6, 2);
+    FAIL();
+  } catch (const zo::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("t.jsonl:7: candidate 0 has 3 tokens, more than keep_last = 2"), std::string::npos) << err.what();
+  }
+}
+
 TEST(EncodeExample, ACandidateWithNoTokensOrNoRoomIsAnErrorNamingTheRecord) {
   auto drop_tail = [](std::string_view s) { return chars(s.substr(0, 2)); };  // every text → 3 tokens
   const zo::Example e{.context = "ab", .continuations = {"c"}, .gold = 0, .where = "t.jsonl:5"};
