@@ -4,7 +4,7 @@ sotu-party), every method through `build/zo finetune`, plus zero-shot and the ma
 
 Prompts and label words: configs/<task>.json (spam: "<text>\nIs this email spam? Answer:" " no"/" yes";
 sotu-party: "<text>\nWas this said by a Republican president? Answer:" " no"/" yes").
-Plan, per task (all runs: --loss classification, --max-tokens 128, batch 16, eps 1e-3, --steps N,
+Plan, per task (all runs: --loss classification, --max-tokens 128 --keep-last 16, batch 16, eps 1e-3, --steps N,
 k examples per class sampled with the run's seed, the same N for every method):
   1. grid   seed 0, k = 256, each method at each learning rate of its grid (GRIDS), evaluated on the
             validation split (VAL_K records sampled with seed 0, the same for every run);
@@ -57,18 +57,23 @@ METHODS = {
     "r-adazo-bcd": ["--optimizer", "r-adazo", "--direction", "bcd"],
     "mezo-lora": ["--optimizer", "zo-sgd", "--direction", "dense", "--mode", "lora"],
 }
-# Learning-rate grids, one factor-3 ladder each, placed from the prototype's findings (issue 7: MeZO
-# 1e-4 good, 1e-3 diverged; one-block BCD wanted ~3e-4) and LoRA's smaller, scaled parameter set.
+# Learning-rate grids: two rates a factor 3 apart per method, placed by short probes on spam (MeZO at
+# 1e-3 was unstable and 3e-3 diverged; 1e-4 and 3e-4 learned slowly) and by each method's scale:
+# one-block BCD moves 1/6 of the coordinates, LoRA's 33 k adapter weights tolerate larger steps, and the
+# adaptive rules move every coordinate by about lr a step.
 GRIDS = {
-    "mezo": [3e-5, 1e-4, 3e-4],
-    "mezo-bcd": [1e-4, 3e-4, 1e-3],
-    "zo-adamm": [3e-5, 1e-4, 3e-4],
-    "r-adazo": [3e-5, 1e-4, 3e-4],
-    "r-adazo-bcd": [1e-4, 3e-4, 1e-3],
-    "mezo-lora": [1e-4, 3e-4, 1e-3],
+    "mezo": [1e-4, 3e-4],
+    "mezo-bcd": [3e-4, 1e-3],
+    "zo-adamm": [3e-5, 1e-4],
+    "r-adazo": [3e-5, 1e-4],
+    "r-adazo-bcd": [1e-4, 3e-4],
+    "mezo-lora": [1e-3, 3e-3],
 }
 SEEDED = ["mezo", "mezo-bcd", "zo-adamm", "r-adazo"]  # 3 seeds at k = 256
 VAL_K = 300
+# Sequences longer than 128 tokens keep their first 112 and their last 16 (the closing question and the
+# label word): an e-mail keeps its subject and first lines (zo finetune --keep-last).
+MAX_TOKENS, KEEP_LAST = 128, 16
 K = 256
 FEW_K = 16
 COLUMNS = ["task", "k", "method", "seed", "accuracy", "steps", "step_ms", "peak_rss_mb"]
@@ -153,7 +158,7 @@ class Runner:
     def train_argv(self, task, method, lr, seed, k, eval_split, eval_k):
         return ["--model", self.model, "--config", self.config(task),
                 "--train", self.data(task, "train"), "--eval", self.data(task, eval_split),
-                "--k", str(k), "--per-class", "--eval-k", str(eval_k), "--max-tokens", "128",
+                "--k", str(k), "--per-class", "--eval-k", str(eval_k), "--max-tokens", str(MAX_TOKENS), "--keep-last", str(KEEP_LAST),
                 "--loss", "classification", "--batch", "16", "--eps", "1e-3", "--steps", str(self.args.steps),
                 "--lr", repr(lr), "--seed", str(seed), "--checkpoint-every", "100", "--keep-checkpoints", "1",
                 "--eval-batch", "16"] + METHODS[method]
@@ -161,7 +166,8 @@ class Runner:
     def eval_argv(self, task, model):
         return ["--model", model, "--tokenizer", os.path.join(self.model, "tokenizer.json"), "--config", self.config(task),
                 "--train", self.data(task, "train"), "--eval", self.data(task, "test"), "--k", "1", "--eval-k", "0",
-                "--max-tokens", "128", "--loss", "classification", "--eval-batch", "16", "--steps", "0"]
+                "--max-tokens", str(MAX_TOKENS), "--keep-last", str(KEEP_LAST), "--loss", "classification", "--eval-batch", "16",
+                "--steps", "0"]
 
     def pool(self, jobs):
         with ThreadPoolExecutor(max_workers=self.args.jobs) as ex:

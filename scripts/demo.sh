@@ -50,11 +50,11 @@ for f in models/opt-text/model.safetensors data/spam/train.jsonl data/spam/test.
   [ -f "$f" ] || { echo "demo.sh: $f is missing (a clean clone has it; scripts/setup.sh builds data/)" >&2; exit 1; }
 done
 echo "== zo finetune: models/opt-text on spam, $optimizer (dense, lr $lr), k = 256 e-mails per class, $steps steps"
-echo "   prompt: '<last 128 tokens of the e-mail>\\nIs this email spam? Answer:'  label words ' no' / ' yes'"
+echo "   prompt: '<the e-mail, cut to its first ~110 tokens>\\nIs this email spam? Answer:'  label words ' no' / ' yes'"
 rm -rf "$out"
 OMP_NUM_THREADS="$jobs" build/zo finetune --model models/opt-text --config configs/spam.json \
   --train data/spam/train.jsonl --eval data/spam/test.jsonl --k 256 --per-class --eval-k 0 \
-  --max-tokens 128 --loss classification --optimizer "$optimizer" --lr "$lr" --steps "$steps" --seed 0 \
+  --max-tokens 128 --keep-last 16 --loss classification --optimizer "$optimizer" --lr "$lr" --steps "$steps" --seed 0 \
   --eval-batch 16 --out "$out"
 
 echo
