@@ -22,7 +22,7 @@ let Tokenizer;
 try {
   ({ Tokenizer } = require(require.resolve('@anush008/tokenizers', { paths: [modules] })));
 } catch (e) {
-  die(`npm package @anush008/tokenizers missing under ${modules}: run scripts/setup.sh (${e.message})`);
+  die(`npm package @anush008/tokenizers missing under ${modules}: run scripts/setup.sh (or scripts/data/build.sh, which runs npm ci there) (${e.message})`);
 }
 
 async function main() {

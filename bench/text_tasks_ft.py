@@ -24,15 +24,20 @@ template:
 - Data: k training examples PER CLASS drawn without replacement from train.jsonl with
   numpy.random.default_rng(seed) (class 0's draw first); batches of 16 are the next 16 indices of a
   per-epoch permutation drawn from the same generator. Validation = the FIRST 300 records of
-  validation.jsonl in file order; test = the whole test.jsonl.
+  validation.jsonl in file order; test = the whole test.jsonl. Note: both files are sorted by id, so
+  those 300 records are all of class 0 (spam: easy-ham messages; sotu-party: Jackson 1831 to Buchanan
+  1857, all Democratic): validation accuracy measures only how rarely a model says " yes" wrongly.
 - Optimizer: torch.optim.AdamW, betas (0.9, 0.999), eps 1e-8, weight decay 0, constant learning rate,
   all parameters trained; a fixed number of steps: 100 at k = 256, 40 at k = 16. One thread
   (torch.set_num_threads(1)), like the zo runs it is compared with.
 - Learning rate chosen from {1e-5, 3e-5, 1e-4, 3e-4} by validation accuracy with seed 0 (ties go to
   the smaller learning rate); the chosen run's final model is then evaluated on the whole test split.
 - step_ms = mean wall milliseconds of a training step (batch assembly, forward, backward, AdamW) of
-  the chosen run; peak_rss_mb = ru_maxrss / 1024 of the process that ran the (task, k) grid: the
-  driver runs each (task, k) in a fresh subprocess.
+  the chosen run; peak_rss_mb = ru_maxrss / 1024 of a process that ran that configuration alone: the
+  driver runs each (task, k) grid in a fresh subprocess, then reruns the chosen learning rate alone in
+  another fresh one (training is deterministic, so it reproduces the grid's numbers), whose step_ms
+  and peak RSS go to ft.csv. (A grid process's own peak is higher: it keeps the best model so far
+  and allocates for four runs.)
 
 Writes (rows replaced idempotently by key, files written to a temporary name then renamed):
   <out>/ft.csv        task,k,method,seed,accuracy,steps,step_ms,peak_rss_mb  (method ft, test accuracy)
@@ -148,7 +153,8 @@ def node_encode(tokenizer, strings):
     script = os.path.join(ROOT, "bench", "text_tasks_encode.js")
     modules = os.path.join(ROOT, "scripts", "data", "node_modules", "@anush008", "tokenizers")
     if not os.path.isdir(modules):
-        raise UsageError(f"{modules}: missing (npm package @anush008/tokenizers): run scripts/setup.sh")
+        raise UsageError(f"{modules}: missing (npm package @anush008/tokenizers): run scripts/setup.sh "
+                         "(or scripts/data/build.sh, which runs npm ci there)")
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.jsonl"), os.path.join(tmp, "out.jsonl")
         with open(src, "w", encoding="utf-8") as f:
@@ -351,6 +357,15 @@ def fmt(x, digits=6):
 
 # ---------------------------------------------------------------------------------------------
 
+def chosen_lr(path, task, k, seed):
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if (r["task"], r["k"], r["seed"]) == (task, str(k), str(seed))
+                and r["test_accuracy"] != ""]
+    if len(rows) != 1:
+        raise UsageError(f"{path}: {len(rows)} chosen learning rates for {task} k={k} seed {seed} (expected 1)")
+    return rows[0]["lr"]
+
+
 def load_model(model):
     for name in ("config.json", "model.safetensors"):
         if not os.path.exists(os.path.join(model, name)):
@@ -466,6 +481,16 @@ def main():
             rc = subprocess.run(base + ["--task", task, "--k", str(k)]).returncode
             if rc != 0:
                 return rc
+            if len(args.lrs) > 1:
+                try:
+                    lr = chosen_lr(os.path.join(args.out, "ft_grid.csv"), task, k, args.seed)
+                except UsageError as e:
+                    print(f"text_tasks_ft: error: {e}", file=sys.stderr)
+                    return 2
+                single = base[:base.index("--lrs")] + ["--lrs", lr, "--task", task, "--k", str(k)]
+                rc = subprocess.run(single).returncode
+                if rc != 0:
+                    return rc
     return 0
 
 
