@@ -29,6 +29,7 @@ Outputs (--out, default bench/results/text-tasks):
   curves.csv   task,k,method,seed,step,loss  (training loss per step of every run in results.csv)
   loss_<task>.png  training loss (moving average) of each method's seed-0 run, k = 256
   table.md     mean ± std test accuracy and time per step per (task, k, method)
+  claims.md    the three claims of issue 7 (BCD vs MeZO, R-AdaZO vs ZO-AdaMM loss, ZO vs zero-shot), computed
 
 Usage: /usr/bin/python3 bench/text_tasks.py [--tasks spam,sotu-party] [--steps 500] [--jobs 2]
        [--phase all|grid|report] [--val-k 300] [--work build/text-tasks] [--zo build/zo]
@@ -332,6 +333,7 @@ def report(r, per_task):
     write_csv(os.path.join(out, "curves.csv"), ["task", "k", "method", "seed", "step", "loss"], curves)
     write_table(out, rows)
     plot_losses(out, curves)
+    write_claims(out, per_task, rows)
 
 
 def write_table(out, rows):
@@ -351,6 +353,70 @@ def write_table(out, rows):
         lines[-1] += f"{sum(rss) / len(rss):.0f} |" if rss else "– |"
     write_atomic(os.path.join(out, "table.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def mean_loss(run_dir, lo, hi):
+    """Mean training loss over steps lo..hi (inclusive) of a run."""
+    vals = [l for st, l in curve(run_dir) if lo <= st <= hi and math.isfinite(l)]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def write_claims(out, per_task, rows):
+    """The three claims issue 7 asks to check, computed from the runs (claims.md)."""
+    lines = ["# The seeds' claims, computed from the runs (bench/text_tasks.py writes this file)", ""]
+    for task, (grid, chosen, _) in per_task.items():
+        acc = {}
+        for row in rows:
+            if row["task"] == task and int(row["k"]) in (0, K):
+                acc.setdefault(row["method"], []).append(float(row["accuracy"]))
+        ms = {}
+        for row in rows:
+            if row["task"] == task and int(row["k"]) == K and row["step_ms"] != "":
+                ms.setdefault(row["method"], []).append(float(row["step_ms"]))
+        mean = lambda v: sum(v) / len(v)
+        lines.append(f"## {task}")
+        if "mezo" in acc and "mezo-bcd" in acc:
+            a, b = mean(acc["mezo"]), mean(acc["mezo-bcd"])
+            ratio = mean(ms["mezo-bcd"]) / mean(ms["mezo"])
+            verdict = "holds" if b >= a - 0.005 and ratio < 1 else "does not hold"
+            lines.append(f"- MeZO-BCD reaches MeZO's accuracy in less time per step: **{verdict}** at {r_steps(grid)} steps — "
+                         f"MeZO-BCD {100 * b:.1f} % vs MeZO {100 * a:.1f} % (mean over seeds), "
+                         f"time per step {ratio:.2f} × MeZO's.")
+        shared = sorted(set(GRIDS["r-adazo"]) & set(GRIDS["zo-adamm"]))
+        parts = []
+        for lr in shared:
+            ra = next((g for g in grid if g["method"] == "r-adazo" and g["lr"] == lr and g["summary"]), None)
+            za = next((g for g in grid if g["method"] == "zo-adamm" and g["lr"] == lr and g["summary"]), None)
+            if ra and za:
+                n = ra["summary"]["steps"]
+                parts.append((lr, [mean_loss(x["dir"], lo, hi) for x in (ra, za)
+                                   for lo, hi in ((1, n), (1, n // 4), (n // 4 + 1, n // 2), (n - 99, n))]))
+        if parts:
+            faster = sum(1 for _, v in parts if v[0] < v[4])
+            lines.append(f"- R-AdaZO's loss falls faster than ZO-AdaMM's: **{'holds' if faster == len(parts) else 'mixed' if faster else 'does not hold'}** "
+                         f"(lower mean training loss over the run at {faster} of {len(parts)} shared learning rates, seed 0):")
+            for lr, v in parts:
+                lines.append(f"  - lr {lr:g}: mean training loss over the run (first quarter / second quarter / last 100 steps) — "
+                             f"R-AdaZO {v[0]:.3f} ({v[1]:.3f} / {v[2]:.3f} / {v[3]:.3f}), "
+                             f"ZO-AdaMM {v[4]:.3f} ({v[5]:.3f} / {v[6]:.3f} / {v[7]:.3f})")
+        if "zero-shot" in acc:
+            z = acc["zero-shot"][0]
+            zo_methods = [m for m in METHODS if m in acc]
+            beats = [m for m in zo_methods if mean(acc[m]) > z]
+            lines.append(f"- ZO fine-tuning beats zero-shot ({100 * z:.1f} %): **{'holds' if beats else 'does not hold'}** for "
+                         f"{', '.join(beats) if beats else 'no method'}; "
+                         + "; ".join(f"{m} {100 * mean(acc[m]):.1f} %" for m in zo_methods))
+            if "majority" in acc:
+                lines.append(f"  (majority class {100 * acc['majority'][0]:.1f} %"
+                             + (f"; first-order AdamW {100 * mean(acc['ft']):.1f} %" if "ft" in acc else "") + ")")
+        lines.append("")
+    write_atomic(os.path.join(out, "claims.md"), "\n".join(lines))
+    print("\n".join(lines))
+
+
+def r_steps(grid):
+    done = [g["summary"]["steps"] for g in grid if g["summary"]]
+    return done[0] if done else "?"
 
 
 def plot_losses(out, curves):

@@ -3,8 +3,8 @@
 full fine-tuning of models/opt-text with backpropagation and AdamW, the reference the ZO methods are
 measured against. Run it with Debian's /usr/bin/python3 (torch CPU, numpy).
 
-It does what `build/zo finetune --loss classification --max-tokens 128` does with the task's custom
-template:
+It does what `build/zo finetune --loss classification --max-tokens 128 --keep-last 16` does with the
+task's custom template (configs/<task>.json), as bench/text_tasks.py runs it:
 - Prompts (data/<task>/{train,validation,test}.jsonl, fields id, text, label):
     spam        text + "\\nIs this email spam? Answer:"                    " no" (ham), " yes" (spam)
     sotu-party  text + "\\nWas this said by a Republican president? Answer:"  " no" (democratic),
@@ -13,7 +13,7 @@ template:
 - Each candidate sequence is encode(context + candidate) by Hugging Face tokenizers (npm
   @anush008/tokenizers via bench/text_tasks_encode.js; the BOS id 2 is added by the tokenizer); the
   candidate's tokens are those beyond |encode(context)|; a sequence longer than 128 tokens keeps its
-  last 128. Candidate score = mean log-probability of its tokens (log-softmax over the whole
+  first 112 and its last 16 (the closing question and the label word; zo's --keep-last 16). Candidate score = mean log-probability of its tokens (log-softmax over the whole
   vocabulary); prediction = argmax score (lowest index on ties); loss = cross-entropy of the gold
   candidate over the candidates' scores, averaged over the batch.
 - Forward pass: scripts/nn_reference.py's opt_forward (HF modeling_opt.py's math, the reference zo's
@@ -23,14 +23,13 @@ template:
   candidate's log-probability: the same numbers as one pass per candidate, since the model is causal.
 - Data: k training examples PER CLASS drawn without replacement from train.jsonl with
   numpy.random.default_rng(seed) (class 0's draw first); batches of 16 are the next 16 indices of a
-  per-epoch permutation drawn from the same generator. Validation = the FIRST 300 records of
-  validation.jsonl in file order; test = the whole test.jsonl. Note: both files are sorted by id, so
-  those 300 records are all of class 0 (spam: easy-ham messages; sotu-party: Jackson 1831 to Buchanan
-  1857, all Democratic): validation accuracy measures only how rarely a model says " yes" wrongly.
+  per-epoch permutation drawn from the same generator. Validation = 300 records of validation.jsonl
+  drawn without replacement by numpy.random.default_rng(0) (the files are sorted by id, so the first
+  300 would all be of one class); test = the whole test.jsonl.
 - Optimizer: torch.optim.AdamW, betas (0.9, 0.999), eps 1e-8, weight decay 0, constant learning rate,
   all parameters trained; a fixed number of steps: 100 at k = 256, 40 at k = 16. One thread
   (torch.set_num_threads(1)), like the zo runs it is compared with.
-- Learning rate chosen from {1e-5, 3e-5, 1e-4, 3e-4} by validation accuracy with seed 0 (ties go to
+- Learning rate chosen from {3e-5, 1e-4, 3e-4} by validation accuracy with seed 0 (ties go to
   the smaller learning rate); the chosen run's final model is then evaluated on the whole test split.
 - step_ms = mean wall milliseconds of a training step (batch assembly, forward, backward, AdamW) of
   the chosen run; peak_rss_mb = ru_maxrss / 1024 of a process that ran that configuration alone: the
@@ -83,9 +82,10 @@ TASKS = {
                    "labels": ["democratic", "republican"]},
 }
 STEPS = {256: 100, 16: 40}
-LRS = [1e-5, 3e-5, 1e-4, 3e-4]
+LRS = [3e-5, 1e-4, 3e-4]  # 1e-5 was never best in a first run (bench/results/text-tasks/README.md)
 BATCH = 16
 MAX_TOKENS = 128
+KEEP_LAST = 16
 VALIDATION_RECORDS = 300
 EVAL_BATCH = 16
 
@@ -226,12 +226,21 @@ def encode_split(task, split, model):
     return out
 
 
-def truncate(example, max_tokens=MAX_TOKENS):
+def truncate(example, max_tokens=MAX_TOKENS, keep_last=KEEP_LAST):
     rid, gold, seqs, lens = example
     for c, n in enumerate(lens):
-        if n + 1 > max_tokens:
-            raise UsageError(f"{rid}: candidate {c} has {n} tokens, more than max_tokens - 1 = {max_tokens - 1}")
-    return rid, gold, [s[-max_tokens:] for s in seqs], lens  # views into the cache's arrays
+        if n > keep_last:
+            raise UsageError(f"{rid}: candidate {c} has {n} tokens, more than keep_last = {keep_last}")
+    head = max_tokens - keep_last
+    return rid, gold, [s if len(s) <= max_tokens else np.concatenate([s[:head], s[-keep_last:]]) for s in seqs], lens
+
+
+def validation_sample(examples, n=VALIDATION_RECORDS):
+    """n records drawn without replacement by default_rng(0), in file order."""
+    if len(examples) <= n:
+        return examples
+    keep = sorted(np.random.default_rng(0).choice(len(examples), size=n, replace=False).tolist())
+    return [examples[i] for i in keep]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +390,7 @@ def run_grid(args, task, k):
     steps = args.steps or STEPS[k]
     C = len(TASKS[task]["words"])
     train = [truncate(e) for e in encode_split(task, "train", args.model)]
-    val = [truncate(e) for e in encode_split(task, "validation", args.model)[:VALIDATION_RECORDS]]
+    val = [truncate(e) for e in validation_sample(encode_split(task, "validation", args.model))]
     test = [truncate(e) for e in encode_split(task, "test", args.model)]
     grid, curves, best = [], [], None
     for lr in args.lrs:
@@ -417,11 +426,11 @@ def run_grid(args, task, k):
 def run_zero_shot(args, task):
     torch.set_num_threads(1)
     config, W = load_model(args.model)
-    val = [truncate(e) for e in encode_split(task, "validation", args.model)[:VALIDATION_RECORDS]]
+    val = [truncate(e) for e in validation_sample(encode_split(task, "validation", args.model))]
     test = [truncate(e) for e in encode_split(task, "test", args.model)]
     v, t = accuracy(config, W, val), accuracy(config, W, test)
     majority = max(np.bincount([g for _, g, _, _ in test])) / len(test)
-    print(f"{task:<11} zero-shot: validation {v:.4f} (first {len(val)}), test {t:.4f} ({len(test)} records; "
+    print(f"{task:<11} zero-shot: validation {v:.4f} (sample of {len(val)}), test {t:.4f} ({len(test)} records; "
           f"majority class {majority:.4f})", flush=True)
 
 
