@@ -392,9 +392,13 @@ def write_claims(out, per_task, rows):
                 parts.append((lr, [mean_loss(x["dir"], lo, hi) for x in (ra, za)
                                    for lo, hi in ((1, n), (1, n // 4), (n // 4 + 1, n // 2), (n - 99, n))]))
         if parts:
-            faster = sum(1 for _, v in parts if v[0] < v[4])
-            lines.append(f"- R-AdaZO's loss falls faster than ZO-AdaMM's: **{'holds' if faster == len(parts) else 'mixed' if faster else 'does not hold'}** "
-                         f"(lower mean training loss over the run at {faster} of {len(parts)} shared learning rates, seed 0):")
+            # A difference under 1 % of the loss is a tie: one seed's batch noise is larger than that.
+            faster = sum(1 for _, v in parts if v[0] < 0.99 * v[4])
+            slower = sum(1 for _, v in parts if v[0] > 1.01 * v[4])
+            verdict = "holds" if faster == len(parts) else "does not hold" if faster == 0 else "mixed"
+            lines.append(f"- R-AdaZO's loss falls faster than ZO-AdaMM's: **{verdict}** (mean training loss over the run "
+                         f"more than 1 % lower at {faster}, more than 1 % higher at {slower}, of {len(parts)} shared "
+                         f"learning rates, seed 0):")
             for lr, v in parts:
                 lines.append(f"  - lr {lr:g}: mean training loss over the run (first quarter / second quarter / last 100 steps) — "
                              f"R-AdaZO {v[0]:.3f} ({v[1]:.3f} / {v[2]:.3f} / {v[3]:.3f}), "
