@@ -7,7 +7,7 @@
 #   scripts/demo.sh synthetic    R-AdaZO vs ZO-AdaMM vs ZO-SGD on the Levy function, d = 10 000
 #
 # Environment: ZO_JOBS (build jobs and threads, default 2), ZO_DEMO_OUT (output folder, default
-# build/demo/<demo>), ZO_DEMO_STEPS (training steps; spam default 150, synthetic default 2000),
+# build/demo/<demo>), ZO_DEMO_STEPS (training steps; spam default 500, synthetic default 2000),
 # ZO_DEMO_OPTIMIZER and ZO_DEMO_LR (spam: optimizer and learning rate, defaults below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ if [ "$demo" = synthetic ]; then
   exit 0
 fi
 
-steps="${ZO_DEMO_STEPS:-150}"
+steps="${ZO_DEMO_STEPS:-500}"
 optimizer="${ZO_DEMO_OPTIMIZER:-zo-sgd}"
 lr="${ZO_DEMO_LR:-3e-4}"
 for f in models/opt-text/model.safetensors data/spam/train.jsonl data/spam/test.jsonl configs/spam.json; do
