@@ -6,6 +6,7 @@
 #include "zo/nn/tokenizer.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -37,7 +38,10 @@ void write_text(const fs::path& path, const std::string& text) {
 }
 
 fs::path scratch_dir(const std::string& name) {
-  const fs::path dir = fs::path(testing::TempDir()) / ("zo_tokenizer_test_" + name);
+  // Per process and test: ctest runs the tests of this file in parallel, each in its own process.
+  const fs::path dir = fs::path(testing::TempDir()) /
+                       ("zo_tokenizer_test_" + std::to_string(::getpid()) + "_" +
+                        testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -3,6 +3,7 @@
 #include "zo/core/error.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -40,7 +41,7 @@ TEST(ReadJsonl, BadJsonNamesFileAndLine) {
 
 TEST(ReadJsonl, MissingFileAndNonObjectLinesAreErrors) {
   EXPECT_NE(error_of([] { zo::read_jsonl(data("no_such.jsonl")); }).find("cannot open"), std::string::npos);
-  const auto path = std::filesystem::temp_directory_path() / "zo_dataset_test_array.jsonl";
+  const auto path = std::filesystem::temp_directory_path() / ("zo_dataset_test_array_" + std::to_string(::getpid()) + ".jsonl");
   std::ofstream(path) << "{\"a\": 1}\n[1, 2]\n";
   const std::string m = error_of([&] { zo::read_jsonl(path); });
   EXPECT_NE(m.find(":2: a record must be a JSON object (got array)"), std::string::npos) << m;
