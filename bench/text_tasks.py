@@ -183,9 +183,9 @@ class Runner:
 
 
 def choose(grid_rows):
-    """Best final validation accuracy; ties: lower validation loss."""
+    """Best final validation accuracy; ties: lower validation loss. None until every grid run is done."""
     done = [r for r in grid_rows if r["summary"] is not None and r["summary"].get("last_eval")]
-    if not done:
+    if not done or len(done) < len(grid_rows):
         return None
     return max(done, key=lambda r: (r["summary"]["last_eval"]["accuracy"], -r["summary"]["last_eval"]["loss"]))["lr"]
 
@@ -381,6 +381,7 @@ def write_claims(out, per_task, rows, details):
                 cpu.setdefault(d["method"], []).append(float(d["cpu_ms"]))
         mean = lambda v: sum(v) / len(v)
         lines.append(f"## {task}")
+        header_at = len(lines)
         if "mezo" in acc and "mezo-bcd" in acc:
             a, b = mean(acc["mezo"]), mean(acc["mezo-bcd"])
             ratio = mean(cpu["mezo-bcd"]) / mean(cpu["mezo"])  # CPU time: load-independent
@@ -420,6 +421,8 @@ def write_claims(out, per_task, rows, details):
             if "majority" in acc:
                 lines.append(f"  (majority class {100 * acc['majority'][0]:.1f} %"
                              + (f"; first-order AdamW {100 * mean(acc['ft']):.1f} %" if "ft" in acc else "") + ")")
+        if len(lines) == header_at:
+            lines.append("- not enough finished runs to check a claim yet (rerun bench/text_tasks.py to continue)")
         lines.append("")
     write_atomic(os.path.join(out, "claims.md"), "\n".join(lines))
     print("\n".join(lines))
@@ -477,12 +480,24 @@ def main():
         fail("--steps and --jobs must be >= 1")
     r = Runner(args)
     per_task = {}
+
+    def read_only(out, argv, label):
+        path = os.path.join(out, "summary.json")
+        return read_json(path) if os.path.exists(path) else None
+
+    if args.phase == "report":
+        r.run = read_only  # report what exists, running nothing
     for task in tasks:
-        if args.phase == "report":
-            # Report what exists, running nothing: a pool over done runs only reads their summaries.
-            r.run = lambda out, argv, label: read_json(os.path.join(out, "summary.json")) if os.path.exists(os.path.join(out, "summary.json")) else None
         per_task[task] = task_runs(r, task)
-    report(r, per_task)
+    # The report covers every task with finished runs, not only those run now, so that running one task
+    # never drops another's rows from results.csv.
+    r.run = read_only
+    for task in TASKS:
+        if task not in per_task:
+            grid, chosen, results = task_runs(r, task)
+            if any(g["summary"] for g in grid):
+                per_task[task] = (grid, chosen, results)
+    report(r, {t: per_task[t] for t in TASKS if t in per_task})
 
 
 if __name__ == "__main__":
