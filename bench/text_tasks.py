@@ -322,9 +322,23 @@ def report(r, per_task):
                     rows.append({c: (float(row[c]) if c in ("accuracy", "step_ms", "peak_rss_mb") and row[c] else row[c]) for c in COLUMNS})
     order = {m: i for i, m in enumerate(["majority", "zero-shot", "mezo", "mezo-bcd", "zo-adamm", "r-adazo", "r-adazo-bcd",
                                           "mezo-lora", "ft"])}
+    # Rows of tasks not in this report stay as they are in the files (a run of one task on a fresh clone
+    # must not drop the committed rows of another).
+    def kept(name, convert=lambda row: row):
+        path = os.path.join(out, name)
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [convert(row) for row in csv.DictReader(f) if row["task"] not in per_task]
+
+    rows += kept("results.csv")
+    details += kept("details.csv")
+    grid_rows += kept("grid.csv")
+    curves += kept("curves.csv", lambda c: dict(c, k=int(c["k"]), seed=int(c["seed"]), step=int(c["step"]), loss=float(c["loss"])))
     key = lambda x: (x["task"], order.get(x["method"], 99), int(x["k"]), str(x.get("seed", "")))
     rows.sort(key=key)
     details.sort(key=key)
+    grid_rows.sort(key=lambda g: (g["task"], list(METHODS).index(g["method"]), float(g["lr"])))
     write_csv(os.path.join(out, "results.csv"), COLUMNS, rows)
     write_csv(os.path.join(out, "details.csv"), COLUMNS[:4] + ["lr", "accuracy", "test_margin", "test_loss",
                                                                "final_train_loss", "steps", "step_ms", "cpu_ms", "peak_rss_mb"], details)
@@ -332,7 +346,7 @@ def report(r, per_task):
                                               "final_train_loss", "chosen"], grid_rows)
     write_csv(os.path.join(out, "curves.csv"), ["task", "k", "method", "seed", "step", "loss"], curves)
     write_table(out, rows, details)
-    plot_losses(out, curves)
+    plot_losses(out, [c for c in curves if c["task"] in per_task])
     write_claims(out, per_task, rows, details)
 
 
@@ -366,6 +380,16 @@ def mean_loss(run_dir, lo, hi):
 def write_claims(out, per_task, rows, details):
     """The three claims issue 7 asks to check, computed from the runs (claims.md)."""
     lines = ["# The seeds' claims, computed from the runs (bench/text_tasks.py writes this file)", ""]
+    # Sections of tasks not in this report stay as they were.
+    kept = {}
+    path = os.path.join(out, "claims.md")
+    if os.path.exists(path):
+        with open(path) as f:
+            for part in f.read().split("\n## ")[1:]:
+                kept[part.split("\n", 1)[0].strip()] = "## " + part.rstrip("\n") + "\n"
+    for task in TASKS:
+        if task not in per_task and task in kept:
+            lines += kept[task].split("\n")
     for task, (grid, chosen, _) in per_task.items():
         acc = {}
         for row in rows:
@@ -489,14 +513,15 @@ def main():
         r.run = read_only  # report what exists, running nothing
     for task in tasks:
         per_task[task] = task_runs(r, task)
-    # The report covers every task with finished runs, not only those run now, so that running one task
-    # never drops another's rows from results.csv.
+    # The report covers every task with finished runs under --work, not only those run now; a task with
+    # none (e.g. on a fresh clone) keeps its rows in the committed files.
     r.run = read_only
     for task in TASKS:
         if task not in per_task:
-            grid, chosen, results = task_runs(r, task)
-            if any(g["summary"] for g in grid):
-                per_task[task] = (grid, chosen, results)
+            per_task[task] = task_runs(r, task)
+    per_task = {t: v for t, v in per_task.items() if any(g["summary"] for g in v[0])}
+    if not per_task:
+        fail(f"no finished runs under {r.work}: nothing to report (the committed files are left as they are)")
     report(r, {t: per_task[t] for t in TASKS if t in per_task})
 
 
