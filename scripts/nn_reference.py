@@ -94,11 +94,12 @@ def load_folder(folder):
 def causal_mask_4d(attention_mask, dtype=torch.float32):
     B, T = attention_mask.shape
     min_dtype = torch.finfo(dtype).min
-    cache_position = torch.arange(T)
-    causal_mask = torch.full((T, T), fill_value=min_dtype, dtype=dtype)
+    device = attention_mask.device  # CUDA when scripts/pretrain.py trains there
+    cache_position = torch.arange(T, device=device)
+    causal_mask = torch.full((T, T), fill_value=min_dtype, dtype=dtype, device=device)
     if T != 1:
         causal_mask = torch.triu(causal_mask, diagonal=1)
-    causal_mask *= torch.arange(T) > cache_position.reshape(-1, 1)
+    causal_mask *= torch.arange(T, device=device) > cache_position.reshape(-1, 1)
     causal_mask = causal_mask[None, None, :, :].expand(B, 1, -1, -1).clone()
     padding_mask = causal_mask[:, :, :, :T] + attention_mask[:, None, None, :]
     padding_mask = padding_mask == 0
@@ -198,11 +199,11 @@ def llama_forward(config, W, input_ids, attention_mask):
     scaling = HD ** -0.5
     B, T = input_ids.shape
     hidden_states = F.embedding(input_ids, W["model.embed_tokens.weight"])
-    cache_position = torch.arange(T)
+    cache_position = torch.arange(T, device=input_ids.device)
     position_ids = cache_position.unsqueeze(0)
     causal_mask = causal_mask_4d(attention_mask)
     # LlamaRotaryEmbedding, rope_type "default": attention_scaling = 1.0
-    inv_freq = 1.0 / (base ** (torch.arange(0, HD, 2, dtype=torch.int64).float() / HD))
+    inv_freq = 1.0 / (base ** (torch.arange(0, HD, 2, dtype=torch.int64, device=input_ids.device).float() / HD))
     inv_freq_expanded = inv_freq[None, :, None].float().expand(position_ids.shape[0], -1, 1)
     position_ids_expanded = position_ids[:, None, :].float()
     freqs = (inv_freq_expanded.float() @ position_ids_expanded.float()).transpose(1, 2)

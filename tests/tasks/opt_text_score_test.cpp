@@ -2,7 +2,8 @@
 // zo::nn::score (what `zo score` runs) gives for held-out text equals the PyTorch model's within 1e-4
 // relative. Goldens by scripts/data/make_score_golden.py: ids from Hugging Face tokenizers (npm
 // @anush008/tokenizers), perplexity from scripts/nn_reference.py's opt_forward (HF modeling_opt.py's
-// math) in float64.
+// math) in float64; and by scripts/make_hf_goldens.py: Hugging Face transformers' own perplexity of
+// the same ids (float64, run on the lent GPU machine's CPU).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,9 +25,9 @@ namespace fs = std::filesystem;
 const fs::path kRoot = fs::path(ZO_SOURCE_DIR);
 const fs::path kModel = kRoot / "models" / "opt-text";
 
-nlohmann::json golden() {
-  std::ifstream in(kRoot / "tests" / "data" / "text" / "opt_text_heldout_score.json");
-  EXPECT_TRUE(in) << "tests/data/text/opt_text_heldout_score.json";
+nlohmann::json golden(const std::string& name = "opt_text_heldout_score.json") {
+  std::ifstream in(kRoot / "tests" / "data" / "text" / name);
+  EXPECT_TRUE(in) << "tests/data/text/" << name;
   return nlohmann::json::parse(in);
 }
 
@@ -65,6 +66,21 @@ TEST(OptText, ZoScoreReproducesThePyTorchHeldOutPerplexity) {
   EXPECT_NEAR(result.mean_loss, g.at("mean_loss").get<double>(), 1e-4);
   // A pretrained model, not a random one: a uniform guess over 8 192 tokens has perplexity 8 192.
   EXPECT_LT(result.perplexity, 2000.0);
+}
+
+TEST(OptText, ZoScoreReproducesTransformersHeldOutPerplexity) {
+  const nlohmann::json g = golden("opt_text_heldout_score_hf.json");
+  ASSERT_NE(g.at("reference").get<std::string>().find("transformers 5."), std::string::npos);
+  const std::vector<std::int32_t> ids = g.at("ids").get<std::vector<std::int32_t>>();
+  ASSERT_EQ(ids, golden().at("ids").get<std::vector<std::int32_t>>()) << "the two goldens score different ids";
+  zo::nn::Model model = zo::nn::Model::load(kModel);
+  zo::nn::ScoreOptions options;
+  options.max_length = g.at("max_length").get<std::int64_t>();
+  options.batch = 2;
+  const zo::nn::ScoreResult result = zo::nn::score(model, ids, options);
+  EXPECT_EQ(result.count, g.at("tokens_scored").get<std::int64_t>());
+  const double expected = g.at("perplexity").get<double>();
+  EXPECT_NEAR(result.perplexity, expected, 1e-4 * expected);
 }
 
 }  // namespace

@@ -1,0 +1,30 @@
+#!/bin/bash
+# The checks that need the lent GPU machine (its python3 has torch with CUDA, transformers, safetensors):
+#   1. scripts/make_hf_goldens.py: Hugging Face transformers' own logits, losses and held-out perplexity
+#      for zo's test models and models/opt-text (float64, CPU), the goldens tests/nn/model_test.cpp and
+#      tests/tasks/opt_text_score_test.cpp hold zo's engine to;
+#   2. scripts/pretrain.py on CUDA ("CUDA when present"): the same OPT architecture as models/opt-text,
+#      trained on more tokens than the 2-core machine affords (PRETRAIN_STEPS x PRETRAIN_BATCH x 128).
+# Needs data/pretrain/{train,validation}.u16 (carry them). Writes under $OUT (default ./device-out):
+# hf.tgz, opt-text-gpu.tgz (config, loss curve, perplexity; weights split in model.part-*), device.log.
+set -u
+OUT=${OUT:-device-out}
+mkdir -p "$OUT"
+STEPS=${PRETRAIN_STEPS:-4000}
+BATCH=${PRETRAIN_BATCH:-32}
+exec > >(tee "$OUT/device.log") 2>&1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.cuda.is_available())"
+work=$(mktemp -d)
+echo "== HF goldens"
+timeout 150 python3 scripts/make_hf_goldens.py --out "$work/hf" && tar czf "$OUT/hf.tgz" -C "$work" hf
+[ "$STEPS" = 0 ] && { ls -la "$OUT"; exit 0; }  # PRETRAIN_STEPS=0: the goldens only
+echo "== pretrain on CUDA: $STEPS steps x $BATCH x 128 tokens"
+timeout 330 python3 scripts/pretrain.py --steps "$STEPS" --batch "$BATCH" --warmup 200 --threads 8 --ckpt-every 1000 \
+  --out "$work/opt-text-gpu" --work "$work/pretrain-work" | awk 'NR % 40 == 1 || /perplexity|error|Error|parameters/'
+if [ -f "$work/opt-text-gpu/model.safetensors" ]; then
+  split -b 12M "$work/opt-text-gpu/model.safetensors" "$OUT/model.part-"
+  tar czf "$OUT/opt-text-gpu.tgz" -C "$work" --exclude model.safetensors opt-text-gpu
+  sha256sum "$work/opt-text-gpu/model.safetensors"
+fi
+ls -la "$OUT"
