@@ -8,7 +8,12 @@ Plan, per task (all runs: --loss classification, --max-tokens 128 --keep-last 16
 k examples per class sampled with the run's seed, the same N for every method):
   1. grid   seed 0, k = 256, each method at each learning rate of its grid (GRIDS), evaluated on the
             validation split (VAL_K records sampled with seed 0, the same for every run);
-  2. choose the learning rate of the best final validation accuracy (ties: lower validation loss);
+  2. choose the learning rate of the best final validation balanced accuracy (the mean of the two
+     classes' accuracies; ties: accuracy, then lower validation loss). Plain accuracy would reward a
+     one-sided model on an imbalanced split: sotu-party's validation split is 72 % democratic, and a
+     model that says "no" to everything scores 72 % there but 50 % balanced. Grid runs made before
+     zo reported balanced accuracy get it from their model/ re-evaluated on the same validation
+     sample (`zo finetune --steps 0`, into <run>/val);
   3. test   the chosen seed-0 run's model/ evaluated on the whole test split (`zo finetune --steps 0`);
             seeds 1 and 2 of mezo, mezo-bcd, zo-adamm, r-adazo at the chosen rate, trained on their
             own k-shot samples and evaluated on the whole test split; mezo at k = 16 (MeZO's few-shot
@@ -25,7 +30,7 @@ without is resumed (--resume), so the table can be built over several sessions: 
 Outputs (--out, default bench/results/text-tasks):
   results.csv  task,k,method,seed,accuracy,steps,step_ms,peak_rss_mb  (one row per run; test accuracy)
   details.csv  the same runs with lr, test margin and loss, final training loss, CPU ms per step
-  grid.csv     task,method,lr,val_accuracy,val_margin,val_loss,final_train_loss,chosen
+  grid.csv     task,method,lr,val_accuracy,val_balanced_accuracy,val_margin,val_loss,final_train_loss,chosen
   curves.csv   task,k,method,seed,step,loss  (training loss per step of every run in results.csv)
   loss_<task>.png  training loss (moving average) of each method's seed-0 run, k = 256
   table.md     mean ± std test accuracy and time per step per (task, k, method)
@@ -164,9 +169,9 @@ class Runner:
                 "--lr", repr(lr), "--seed", str(seed), "--checkpoint-every", "100", "--keep-checkpoints", "1",
                 "--eval-batch", "16"] + METHODS[method]
 
-    def eval_argv(self, task, model):
+    def eval_argv(self, task, model, split="test", eval_k=0):
         return ["--model", model, "--tokenizer", os.path.join(self.model, "tokenizer.json"), "--config", self.config(task),
-                "--train", self.data(task, "train"), "--eval", self.data(task, "test"), "--k", "1", "--eval-k", "0",
+                "--train", self.data(task, "train"), "--eval", self.data(task, split), "--k", "1", "--eval-k", str(eval_k),
                 "--max-tokens", str(MAX_TOKENS), "--keep-last", str(KEEP_LAST), "--loss", "classification", "--eval-batch", "16",
                 "--steps", "0"]
 
@@ -178,16 +183,40 @@ class Runner:
     def grid_dir(self, task, method, lr):
         return os.path.join(self.work, task, "grid", method, lr_name(lr))
 
-    def seed_dir(self, task, method, k, seed):
-        return os.path.join(self.work, task, f"k{k}", method, f"seed{seed}")
+    def seed_dir(self, task, method, k, seed, lr):
+        # The rate is in the path: a run made at a rate chosen earlier is never reported as another's.
+        return os.path.join(self.work, task, f"k{k}", method, lr_name(lr), f"seed{seed}")
 
 
 def choose(grid_rows):
-    """Best final validation accuracy; ties: lower validation loss. None until every grid run is done."""
-    done = [r for r in grid_rows if r["summary"] is not None and r["summary"].get("last_eval")]
+    """Best final validation balanced accuracy; ties: accuracy, then lower validation loss. None until every
+    grid run is done and has its validation evaluation."""
+    done = [r for r in grid_rows if r["val"] is not None]
     if not done or len(done) < len(grid_rows):
         return None
-    return max(done, key=lambda r: (r["summary"]["last_eval"]["accuracy"], -r["summary"]["last_eval"]["loss"]))["lr"]
+    return max(done, key=lambda r: (r["val"]["balanced_accuracy"], r["val"]["accuracy"], -r["val"]["loss"]))["lr"]
+
+
+def val_evals(r, task, grid):
+    """Each finished grid run's final validation evaluation with balanced accuracy: its own last_eval, or
+    (runs made before zo reported it) its model/ re-evaluated on the same validation sample into <run>/val."""
+    jobs = []
+    for g in grid:
+        ev = (g["summary"] or {}).get("last_eval")
+        g["val"] = ev if ev and ev.get("balanced_accuracy") is not None else None
+        if ev and g["val"] is None:
+            jobs.append((g["lr"], os.path.join(g["dir"], "val"),
+                         r.eval_argv(task, os.path.join(g["dir"], "model"), "validation", r.args.val_k),
+                         f"{task} validation {g['method']} lr {g['lr']:g}"))
+            g["pending"] = len(jobs) - 1
+    results = r.pool(jobs)
+    for g in grid:
+        if "pending" in g:
+            s = results[g.pop("pending")][1]
+            g["val"] = (s or {}).get("last_eval")
+            if g["val"] and abs(g["val"]["accuracy"] - g["summary"]["last_eval"]["accuracy"]) > 1e-9:
+                fail(f"{g['dir']}: re-evaluated validation accuracy {g['val']['accuracy']} differs from the run's "
+                     f"{g['summary']['last_eval']['accuracy']}: not the same sample or model")
 
 
 def final_train_loss(run_dir, last=20):
@@ -211,6 +240,7 @@ def task_runs(r, task):
             jobs.append((("grid", method, lr), r.grid_dir(task, method, lr),
                          r.train_argv(task, method, lr, 0, K, "validation", args.val_k), f"{task} grid {method} lr {lr:g}"))
     grid = [{"method": key[1], "lr": key[2], "dir": r.grid_dir(task, key[1], key[2]), "summary": s} for key, s in r.pool(jobs)]
+    val_evals(r, task, grid)
     chosen = {m: choose([g for g in grid if g["method"] == m]) for m in METHODS}
     if args.phase == "grid":
         return grid, chosen, []
@@ -225,10 +255,10 @@ def task_runs(r, task):
         if chosen[m] is None:
             continue
         for seed in (1, 2):
-            jobs.append((("seed", m, seed), r.seed_dir(task, m, K, seed),
+            jobs.append((("seed", m, seed), r.seed_dir(task, m, K, seed, chosen[m]),
                          r.train_argv(task, m, chosen[m], seed, K, "test", 0), f"{task} {m} seed {seed}"))
     if chosen["mezo"] is not None:
-        jobs.append((("few", "mezo"), r.seed_dir(task, "mezo", FEW_K, 0),
+        jobs.append((("few", "mezo"), r.seed_dir(task, "mezo", FEW_K, 0, chosen["mezo"]),
                      r.train_argv(task, "mezo", chosen["mezo"], 0, FEW_K, "test", 0), f"{task} mezo k {FEW_K}"))
     results = r.pool(jobs)
     return grid, chosen, results
@@ -275,8 +305,9 @@ def report(r, per_task):
     for task, (grid, chosen, results) in per_task.items():
         for g in grid:
             s = g["summary"]
-            ev = (s or {}).get("last_eval", {})
+            ev = g["val"] or {}
             grid_rows.append({"task": task, "method": g["method"], "lr": g["lr"], "val_accuracy": ev.get("accuracy", ""),
+                              "val_balanced_accuracy": ev.get("balanced_accuracy", ""),
                               "val_margin": ev.get("margin", ""), "val_loss": ev.get("loss", ""),
                               "final_train_loss": final_train_loss(g["dir"]) if s else "",
                               "chosen": int(chosen.get(g["method"]) == g["lr"])})
@@ -311,9 +342,9 @@ def report(r, per_task):
             if s is None:
                 continue
             if key[0] == "seed":
-                add(key[1], K, key[2], chosen[key[1]], r.seed_dir(task, key[1], K, key[2]), s, s)
+                add(key[1], K, key[2], chosen[key[1]], r.seed_dir(task, key[1], K, key[2], chosen[key[1]]), s, s)
             elif key[0] == "few":
-                add("mezo", FEW_K, 0, chosen["mezo"], r.seed_dir(task, "mezo", FEW_K, 0), s, s)
+                add("mezo", FEW_K, 0, chosen["mezo"], r.seed_dir(task, "mezo", FEW_K, 0, chosen["mezo"]), s, s)
     ft_path = os.path.join(out, "ft.csv")
     if os.path.exists(ft_path):
         with open(ft_path) as f:
@@ -342,7 +373,7 @@ def report(r, per_task):
     write_csv(os.path.join(out, "results.csv"), COLUMNS, rows)
     write_csv(os.path.join(out, "details.csv"), COLUMNS[:4] + ["lr", "accuracy", "test_margin", "test_loss",
                                                                "final_train_loss", "steps", "step_ms", "cpu_ms", "peak_rss_mb"], details)
-    write_csv(os.path.join(out, "grid.csv"), ["task", "method", "lr", "val_accuracy", "val_margin", "val_loss",
+    write_csv(os.path.join(out, "grid.csv"), ["task", "method", "lr", "val_accuracy", "val_balanced_accuracy", "val_margin", "val_loss",
                                               "final_train_loss", "chosen"], grid_rows)
     write_csv(os.path.join(out, "curves.csv"), ["task", "k", "method", "seed", "step", "loss"], curves)
     write_table(out, rows, details)
@@ -509,16 +540,15 @@ def main():
         path = os.path.join(out, "summary.json")
         return read_json(path) if os.path.exists(path) else None
 
-    if args.phase == "report":
-        r.run = read_only  # report what exists, running nothing
-    for task in tasks:
-        per_task[task] = task_runs(r, task)
-    # The report covers every task with finished runs under --work, not only those run now; a task with
-    # none (e.g. on a fresh clone) keeps its rows in the committed files.
+    if args.phase != "report":
+        for task in tasks:
+            task_runs(r, task)
+    # The report covers every finished run of every task under --work, whatever phase or tasks ran now;
+    # a task with none (e.g. on a fresh clone) keeps its rows in the committed files.
     r.run = read_only
+    args.phase = "all"
     for task in TASKS:
-        if task not in per_task:
-            per_task[task] = task_runs(r, task)
+        per_task[task] = task_runs(r, task)
     per_task = {t: v for t, v in per_task.items() if any(g["summary"] for g in v[0])}
     if not per_task:
         fail(f"no finished runs under {r.work}: nothing to report (the committed files are left as they are)")

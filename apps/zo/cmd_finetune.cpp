@@ -181,12 +181,12 @@ void evaluate_only(PromptObjective& objective, const FinetuneArgs& a, const fs::
       {"eval_seconds", seconds},
       {"forward_passes", objective.forward_passes()},
       {"peak_rss_mb", peak_rss_mb()},
-      {"first_eval", {{"loss", e.loss}, {"accuracy", e.accuracy}, {"margin", e.margin}, {"examples", e.examples}}},
-      {"last_eval", {{"loss", e.loss}, {"accuracy", e.accuracy}, {"margin", e.margin}, {"examples", e.examples}}},
+      {"first_eval", {{"loss", e.loss}, {"accuracy", e.accuracy}, {"margin", e.margin}, {"balanced_accuracy", e.balanced_accuracy}, {"examples", e.examples}}},
+      {"last_eval", {{"loss", e.loss}, {"accuracy", e.accuracy}, {"margin", e.margin}, {"balanced_accuracy", e.balanced_accuracy}, {"examples", e.examples}}},
   };
   write_file_atomic(out / "summary.json", report.dump(2) + "\n");
-  std::fprintf(stderr, "zo finetune: evaluation only: accuracy %.4f, margin %+.4f, loss %.4f on %lld examples (%.1f s); summary in %s\n",
-               e.accuracy, e.margin, e.loss, static_cast<long long>(e.examples), seconds, (out / "summary.json").c_str());
+  std::fprintf(stderr, "zo finetune: evaluation only: accuracy %.4f (balanced %.4f), margin %+.4f, loss %.4f on %lld examples (%.1f s); summary in %s\n",
+               e.accuracy, e.balanced_accuracy, e.margin, e.loss, static_cast<long long>(e.examples), seconds, (out / "summary.json").c_str());
 }
 
 void run(CLI::App& sub, FinetuneArgs& a) {
@@ -299,8 +299,8 @@ void run(CLI::App& sub, FinetuneArgs& a) {
       {"trainable_parameters", objective.params().numel()},
       {"train_examples", objective.train_size()},
   };
-  if (summary.first_eval) report["first_eval"] = {{"loss", summary.first_eval->loss}, {"accuracy", summary.first_eval->accuracy}, {"margin", summary.first_eval->margin}};
-  if (summary.last_eval) report["last_eval"] = {{"loss", summary.last_eval->loss}, {"accuracy", summary.last_eval->accuracy}, {"margin", summary.last_eval->margin}};
+  if (summary.first_eval) report["first_eval"] = {{"loss", summary.first_eval->loss}, {"accuracy", summary.first_eval->accuracy}, {"margin", summary.first_eval->margin}, {"balanced_accuracy", summary.first_eval->balanced_accuracy}};
+  if (summary.last_eval) report["last_eval"] = {{"loss", summary.last_eval->loss}, {"accuracy", summary.last_eval->accuracy}, {"margin", summary.last_eval->margin}, {"balanced_accuracy", summary.last_eval->balanced_accuracy}};
   write_file_atomic(out / "summary.json", report.dump(2) + "\n");
   std::fprintf(stderr, "zo finetune: %s; %.3g s/step; peak RSS %.1f MB; weights in %s\n", summary.message.c_str(),
                steps_run > 0 ? summary.seconds / steps_run : 0.0, peak_rss_mb(), (out / "model").c_str());

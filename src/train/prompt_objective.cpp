@@ -229,6 +229,7 @@ Evaluation PromptObjective::evaluate() {
     scatter(eval_, chunk, p, r, log_probs);
   }
   std::int64_t correct = 0;
+  std::vector<std::int64_t> class_total, class_correct;  // by gold candidate index
   std::vector<std::vector<double>> mean_scores;
   std::vector<int> gold;
   double gold_sum = 0.0, margin_sum = 0.0;
@@ -239,7 +240,10 @@ Evaluation PromptObjective::evaluate() {
       scores.push_back(candidate_score(lp, options_.score));
       means.push_back(candidate_score(lp, CandidateScore::mean));
     }
-    if (predict(scores) == eval_[e].gold) ++correct;
+    const std::size_t g = std::size_t(eval_[e].gold);
+    if (class_total.size() <= g) class_total.resize(g + 1, 0), class_correct.resize(g + 1, 0);
+    ++class_total[g];
+    if (predict(scores) == eval_[e].gold) ++correct, ++class_correct[g];
     if (means.size() > 1) {
       double best_other = -std::numeric_limits<double>::infinity();
       for (std::size_t c = 0; c < means.size(); ++c)
@@ -254,6 +258,11 @@ Evaluation PromptObjective::evaluate() {
   }
   out.accuracy = double(correct) / double(eval_.size());
   if (margin_count > 0) out.margin = margin_sum / double(margin_count);
+  double recall_sum = 0.0;
+  int classes = 0;
+  for (std::size_t c = 0; c < class_total.size(); ++c)
+    if (class_total[c] > 0) recall_sum += double(class_correct[c]) / double(class_total[c]), ++classes;
+  out.balanced_accuracy = recall_sum / double(classes);
   out.loss = options_.loss == PromptLoss::lm ? gold_sum / double(gold_count) : classification_loss(mean_scores, gold);
   return out;
 }

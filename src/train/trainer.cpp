@@ -192,7 +192,7 @@ TrainSummary Trainer::run() {
   summary.skipped_steps = state.skipped_steps;
 
   StepLog train_log(o.out_dir / "train_log.csv", "step,loss,lr,skipped,evaluations,seconds", o.resume, state.step);
-  StepLog eval_log(o.out_dir / "eval_log.csv", "step,eval_loss,accuracy,examples,seconds,margin", o.resume, state.step - 1);
+  StepLog eval_log(o.out_dir / "eval_log.csv", "step,eval_loss,accuracy,examples,seconds,margin,balanced_accuracy", o.resume, state.step - 1);
 
   const Direction direction(o.direction, params);
   const Estimator estimator(o.estimator);
@@ -210,7 +210,7 @@ TrainSummary Trainer::run() {
     const double s = since(t0);
     eval_seconds += s;
     eval_log.add({std::to_string(step), format_number(e.loss), format_number(e.accuracy), std::to_string(e.examples),
-                  format_number(s), format_number(e.margin)});
+                  format_number(s), format_number(e.margin), format_number(e.balanced_accuracy)});
     eval_log.flush();
     if (!summary.first_eval) summary.first_eval = e;
     summary.last_eval = e;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 namespace {
 
@@ -43,6 +44,7 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
   std::vector<std::vector<double>> means, sums;
   std::vector<int> gold;
   int correct = 0;
+  std::map<int, std::pair<int, int>> per_class;  // gold -> (correct, total)
   for (const auto& e : ex) {
     std::vector<double> m, s;
     for (std::size_t c = 0; c < e.sequences.size(); ++c) {
@@ -50,6 +52,8 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
       m.push_back(zo::candidate_score(lp, zo::CandidateScore::mean));
     }
     correct += zo::predict(m) == e.gold;
+    per_class[e.gold].first += zo::predict(m) == e.gold;
+    ++per_class[e.gold].second;
     means.push_back(m);
     gold.push_back(e.gold);
   }
@@ -71,6 +75,21 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
     margin += (means[e][std::size_t(gold[e])] - other) / 2.0;
   }
   EXPECT_NEAR(eval.margin, margin, 1e-5);
+  double recall = 0.0;
+  for (const auto& [g, c] : per_class) recall += double(c.first) / c.second;
+  EXPECT_DOUBLE_EQ(eval.balanced_accuracy, recall / double(per_class.size()));
+}
+
+// One question asked three times, gold 1 once and gold 0 twice: whichever answer the model gives,
+// it gets exactly one class right, so balanced accuracy is 1/2 while accuracy is 1/3 or 2/3.
+TEST(PromptObjective, BalancedAccuracyWeighsEachClassEquallyOnAnImbalancedSet) {
+  auto model = zo::nn::Model::load(kModel);
+  zo::EncodedExample one = examples()[0], zero = one;
+  zero.gold = 0;
+  zo::PromptObjective obj(model, {one}, {one, zero, zero}, {.loss = zo::PromptLoss::classification});
+  const auto eval = obj.evaluate();
+  EXPECT_DOUBLE_EQ(eval.balanced_accuracy, 0.5);
+  EXPECT_TRUE(std::fabs(eval.accuracy - 1.0 / 3.0) < 1e-12 || std::fabs(eval.accuracy - 2.0 / 3.0) < 1e-12) << eval.accuracy;
 }
 
 TEST(PromptObjective, TheSharedPrefixAndUntrainedLoraChangeNoLossBit) {

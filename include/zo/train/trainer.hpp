@@ -52,6 +52,10 @@ struct Evaluation {
   // Mean over examples of the gold candidate's score minus the best other candidate's (mean option-token
   // log-likelihoods; the label-word margin): > 0 where the gold label word wins. NaN when undefined.
   double margin = std::numeric_limits<double>::quiet_NaN();
+  // Mean over the gold classes present of the fraction of that class predicted correctly (per-class
+  // recall): what accuracy hides on an imbalanced split, where one-sided answers score the majority
+  // share. NaN when the objective has no classes.
+  double balanced_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 // What the trainer trains.
