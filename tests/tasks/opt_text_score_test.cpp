@@ -39,6 +39,21 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+// zo::nn::score of `ids` under models/opt-text in the golden's windows: the golden's count of scored
+// tokens, and its perplexity within 1e-4 relative.
+zo::nn::ScoreResult expect_golden_perplexity(const nlohmann::json& g, const std::vector<std::int32_t>& ids, std::int64_t batch) {
+  zo::nn::Model model = zo::nn::Model::load(kModel);
+  EXPECT_EQ(model.parameter_count(), 5388288);
+  zo::nn::ScoreOptions options;
+  options.max_length = g.at("max_length").get<std::int64_t>();
+  options.batch = batch;
+  const zo::nn::ScoreResult result = zo::nn::score(model, ids, options);
+  EXPECT_EQ(result.count, g.at("tokens_scored").get<std::int64_t>());
+  const double expected = g.at("perplexity").get<double>();
+  EXPECT_NEAR(result.perplexity, expected, 1e-4 * expected);
+  return result;
+}
+
 TEST(OptText, ModelVocabularyMatchesItsTokenizer) {
   const zo::nn::ModelConfig config = zo::nn::ModelConfig::from_file(kModel / "config.json");
   const zo::nn::Tokenizer tokenizer = zo::nn::Tokenizer::from_file(kModel / "tokenizer.json");
@@ -54,15 +69,7 @@ TEST(OptText, ZoScoreReproducesThePyTorchHeldOutPerplexity) {
   const std::vector<std::int32_t> ids = tokenizer.encode(read_file(kRoot / g.at("text").get<std::string>()), true);
   ASSERT_EQ(ids, g.at("ids").get<std::vector<std::int32_t>>()) << "zo's ids differ from Hugging Face tokenizers'";
 
-  zo::nn::Model model = zo::nn::Model::load(kModel);
-  EXPECT_EQ(model.parameter_count(), 5388288);
-  zo::nn::ScoreOptions options;
-  options.max_length = g.at("max_length").get<std::int64_t>();
-  options.batch = 4;
-  const zo::nn::ScoreResult result = zo::nn::score(model, ids, options);
-  EXPECT_EQ(result.count, g.at("tokens_scored").get<std::int64_t>());
-  const double expected = g.at("perplexity").get<double>();
-  EXPECT_NEAR(result.perplexity, expected, 1e-4 * expected);
+  const zo::nn::ScoreResult result = expect_golden_perplexity(g, ids, 4);
   EXPECT_NEAR(result.mean_loss, g.at("mean_loss").get<double>(), 1e-4);
   // A pretrained model, not a random one: a uniform guess over 8 192 tokens has perplexity 8 192.
   EXPECT_LT(result.perplexity, 2000.0);
@@ -73,14 +80,7 @@ TEST(OptText, ZoScoreReproducesTransformersHeldOutPerplexity) {
   ASSERT_NE(g.at("reference").get<std::string>().find("transformers 5."), std::string::npos);
   const std::vector<std::int32_t> ids = g.at("ids").get<std::vector<std::int32_t>>();
   ASSERT_EQ(ids, golden().at("ids").get<std::vector<std::int32_t>>()) << "the two goldens score different ids";
-  zo::nn::Model model = zo::nn::Model::load(kModel);
-  zo::nn::ScoreOptions options;
-  options.max_length = g.at("max_length").get<std::int64_t>();
-  options.batch = 2;
-  const zo::nn::ScoreResult result = zo::nn::score(model, ids, options);
-  EXPECT_EQ(result.count, g.at("tokens_scored").get<std::int64_t>());
-  const double expected = g.at("perplexity").get<double>();
-  EXPECT_NEAR(result.perplexity, expected, 1e-4 * expected);
+  expect_golden_perplexity(g, ids, 2);
 }
 
 }  // namespace
