@@ -38,6 +38,9 @@ Outputs (--out, default bench/results/text-tasks):
 
 Usage: /usr/bin/python3 bench/text_tasks.py [--tasks spam,sotu-party] [--steps 500] [--jobs 2]
        [--phase all|grid|report] [--val-k 300] [--work build/text-tasks] [--zo build/zo]
+       [--model models/opt-text] [--methods mezo,mezo-bcd,...] [--out bench/results/text-tasks]
+The longer-pretrained model (models/opt-text-gpu) ran as: --model models/opt-text-gpu --methods mezo
+--tasks spam --val-k 200 --work build/text-tasks-gpu --out bench/results/text-tasks-gpu
 """
 import argparse
 import csv
@@ -117,7 +120,9 @@ class Runner:
         self.zo = os.path.abspath(args.zo)
         if not os.access(self.zo, os.X_OK):
             fail(f"{self.zo}: not built (cmake --build build --target zo)")
-        self.model = os.path.join(ROOT, "models", "opt-text")
+        self.model = os.path.abspath(args.model)
+        if not os.path.exists(os.path.join(self.model, "config.json")):
+            fail(f"{self.model}: no config.json (--model takes a model folder)")
         self.work = os.path.abspath(args.work)
         os.makedirs(self.work, exist_ok=True)
 
@@ -252,12 +257,12 @@ def task_runs(r, task):
         jobs.append((("test", m), os.path.join(r.grid_dir(task, m, lr), "test"),
                      r.eval_argv(task, os.path.join(r.grid_dir(task, m, lr), "model")), f"{task} test {m} (seed 0)"))
     for m in SEEDED:
-        if chosen[m] is None:
+        if chosen.get(m) is None:
             continue
         for seed in (1, 2):
             jobs.append((("seed", m, seed), r.seed_dir(task, m, K, seed, chosen[m]),
                          r.train_argv(task, m, chosen[m], seed, K, "test", 0), f"{task} {m} seed {seed}"))
-    if chosen["mezo"] is not None:
+    if chosen.get("mezo") is not None:
         jobs.append((("few", "mezo"), r.seed_dir(task, "mezo", FEW_K, 0, chosen["mezo"]),
                      r.train_argv(task, "mezo", chosen["mezo"], 0, FEW_K, "test", 0), f"{task} mezo k {FEW_K}"))
     results = r.pool(jobs)
@@ -525,6 +530,8 @@ def main():
     p.add_argument("--val-k", type=int, default=VAL_K, help="validation records sampled for the grid")
     p.add_argument("--work", default=os.path.join(ROOT, "build", "text-tasks"))
     p.add_argument("--zo", default=os.path.join(ROOT, "build", "zo"))
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text"), help="the pretrained model folder")
+    p.add_argument("--methods", default=",".join(METHODS), help="the ZO methods to run (a subset of the table's)")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks"))
     args = p.parse_args()
     tasks = args.tasks.split(",")
@@ -533,6 +540,13 @@ def main():
             fail(f"--tasks: unknown task '{t}' (spam, sotu-party)")
     if args.steps < 1 or args.jobs < 1:
         fail("--steps and --jobs must be >= 1")
+    methods = args.methods.split(",")
+    for m in methods:
+        if m not in METHODS:
+            fail(f"--methods: unknown method '{m}' ({', '.join(METHODS)})")
+    for m in [m for m in METHODS if m not in methods]:  # the plan and the report loop over METHODS
+        del METHODS[m]
+    SEEDED[:] = [m for m in SEEDED if m in METHODS]
     r = Runner(args)
     per_task = {}
 
