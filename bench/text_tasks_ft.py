@@ -29,8 +29,9 @@ task's custom template (configs/<task>.json), as bench/text_tasks.py runs it:
 - Optimizer: torch.optim.AdamW, betas (0.9, 0.999), eps 1e-8, weight decay 0, constant learning rate,
   all parameters trained; a fixed number of steps: 100 at k = 256, 40 at k = 16. One thread
   (torch.set_num_threads(1)), like the zo runs it is compared with.
-- Learning rate chosen from {3e-5, 1e-4, 3e-4} by validation accuracy with seed 0 (ties go to
-  the smaller learning rate); the chosen run's final model is then evaluated on the whole test split.
+- Learning rate chosen from {3e-5, 1e-4, 3e-4} by validation balanced accuracy (the mean of the
+  classes' accuracies, as bench/text_tasks.py chooses; then accuracy) with seed 0 (ties go to the
+  smaller learning rate); the chosen run's final model is then evaluated on the whole test split.
 - step_ms = mean wall milliseconds of a training step (batch assembly, forward, backward, AdamW) of
   the chosen run; peak_rss_mb = ru_maxrss / 1024 of a process that ran that configuration alone: the
   driver runs each (task, k) grid in a fresh subprocess, then reruns the chosen learning rate alone in
@@ -40,7 +41,8 @@ task's custom template (configs/<task>.json), as bench/text_tasks.py runs it:
 
 Writes (rows replaced idempotently by key, files written to a temporary name then renamed):
   <out>/ft.csv        task,k,method,seed,accuracy,steps,step_ms,peak_rss_mb  (method ft, test accuracy)
-  <out>/ft_grid.csv   task,k,lr,seed,val_accuracy,test_accuracy,final_loss   (test only for the chosen lr)
+  <out>/ft_grid.csv   task,k,lr,seed,val_accuracy,val_balanced_accuracy,test_accuracy,final_loss
+                      (test only for the chosen lr)
   <out>/ft_curves.csv task,k,lr,step,loss                                    (training loss per step)
 It also prints the zero-shot (pretrained, untrained) accuracy on the test split of each task as a
 cross-check; that is not written to ft.csv.
@@ -90,7 +92,7 @@ VALIDATION_RECORDS = 300
 EVAL_BATCH = 16
 
 FT_FIELDS = ["task", "k", "method", "seed", "accuracy", "steps", "step_ms", "peak_rss_mb"]
-GRID_FIELDS = ["task", "k", "lr", "seed", "val_accuracy", "test_accuracy", "final_loss"]
+GRID_FIELDS = ["task", "k", "lr", "seed", "val_accuracy", "val_balanced_accuracy", "test_accuracy", "final_loss"]
 CURVE_FIELDS = ["task", "k", "lr", "step", "loss"]
 
 
@@ -287,13 +289,20 @@ def classification_loss(scores, gold):
 
 @torch.no_grad()
 def accuracy(config, W, examples):
-    correct = 0
+    return accuracies(config, W, examples)[0]
+
+
+def accuracies(config, W, examples):
+    """(accuracy, balanced accuracy: the mean over gold classes of each class's accuracy)."""
+    right, total = {}, {}
     for b in range(0, len(examples), EVAL_BATCH):
         batch = examples[b:b + EVAL_BATCH]
         scores = candidate_scores(config, W, batch)
         pred = scores.argmax(dim=1)  # first maximum: lowest index on ties
-        correct += int((pred == torch.tensor([g for _, g, _, _ in batch])).sum())
-    return correct / len(examples)
+        for p, (_, g, _, _) in zip(pred.tolist(), batch):
+            total[g] = total.get(g, 0) + 1
+            right[g] = right.get(g, 0) + int(p == g)
+    return sum(right.values()) / len(examples), sum(right[g] / total[g] for g in total) / len(total)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,19 +405,20 @@ def run_grid(args, task, k):
     for lr in args.lrs:
         log(f"{task} k={k} lr={lr:g}: {steps} steps")
         W, losses, step_ms = train_run(config, W0, train, k, steps, lr, args.seed, C)
-        val_acc = accuracy(config, W, val)
+        val_acc, val_bal = accuracies(config, W, val)
         if args.report_all_test:
             log(f"{task} k={k} lr={lr:g}: [diagnostic] test accuracy {accuracy(config, W, test):.4f}")
-        log(f"{task} k={k} lr={lr:g}: validation accuracy {val_acc:.4f}, final loss {losses[-1]:.4f}, "
+        log(f"{task} k={k} lr={lr:g}: validation accuracy {val_acc:.4f} (balanced {val_bal:.4f}), final loss {losses[-1]:.4f}, "
             f"{step_ms:.0f} ms/step")
         grid.append({"task": task, "k": k, "lr": fmt(lr), "seed": args.seed, "val_accuracy": fmt(val_acc),
+                     "val_balanced_accuracy": fmt(val_bal),
                      "test_accuracy": "", "final_loss": fmt(losses[-1])})
         curves += [{"task": task, "k": k, "lr": fmt(lr), "step": s + 1, "loss": fmt(l)} for s, l in enumerate(losses)]
-        if best is None or val_acc > best[1]:  # ties keep the smaller (earlier) learning rate
-            best = (lr, val_acc, W, step_ms, len(grid) - 1)
+        if best is None or (val_bal, val_acc) > best[1]:  # ties keep the smaller (earlier) learning rate
+            best = (lr, (val_bal, val_acc), W, step_ms, len(grid) - 1)
         else:
             del W
-    lr, val_acc, W, step_ms, row = best
+    lr, (val_bal, val_acc), W, step_ms, row = best
     test_acc = accuracy(config, W, test)
     grid[row]["test_accuracy"] = fmt(test_acc)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Writes the goldens of `zo score` on models/opt-text (tests/tasks/opt_text_score_test.cpp):
+"""Writes the goldens of `zo score` on models/opt-text, or with --model opt-text-gpu on
+models/opt-text-gpu (tests/tasks/opt_text_score_test.cpp):
 
   tests/data/text/heldout.txt                 the first 8 spam and first 16 sotu-party validation-split
                                               records' texts, joined by blank lines (held-out text: not
                                               in the pretraining corpus)
-  tests/data/text/opt_text_heldout_score.json its token ids by Hugging Face tokenizers (npm
+  tests/data/text/opt_text_heldout_score.json (opt_text_gpu_heldout_score.json) its token ids by Hugging Face tokenizers (npm
                                               @anush008/tokenizers, special tokens added) and the
                                               PyTorch model's per-window perplexity (HF's recipe with
                                               stride = max_length, as zo::nn::score documents it)
@@ -13,8 +14,10 @@ The model's forward pass is scripts/nn_reference.py's opt_forward (HF modeling_o
 in float64 here (its softmax in float32, as HF's eager attention does) so that the golden's own
 rounding is far below the test's 1e-4 relative tolerance.
 
-Usage: /usr/bin/python3 scripts/data/make_score_golden.py   (after scripts/data/build.sh and pretraining)
+Usage: /usr/bin/python3 scripts/data/make_score_golden.py [--model opt-text|opt-text-gpu]
+       (after scripts/data/build.sh and pretraining)
 """
+import argparse
 import json
 import math
 import os
@@ -44,6 +47,9 @@ def first_texts(path, n):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="opt-text", choices=["opt-text", "opt-text-gpu"], help="the folder under models/")
+    args = ap.parse_args()
     texts = first_texts(os.path.join(ROOT, "data", "spam", "validation.jsonl"), 8)
     texts += first_texts(os.path.join(ROOT, "data", "sotu-party", "validation.jsonl"), 16)
     text = "\n\n".join(texts) + "\n"
@@ -53,7 +59,7 @@ def main():
     with open(text_path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
 
-    model_dir = os.path.join(ROOT, "models", "opt-text")
+    model_dir = os.path.join(ROOT, "models", args.model)
     js = ("const {Tokenizer}=require(require.resolve('@anush008/tokenizers',{paths:[process.argv[1]]}));"
           "const fs=require('fs');(async()=>{const t=Tokenizer.fromFile(process.argv[2]);"
           "const e=await t.encode(fs.readFileSync(process.argv[3],'utf8'),null,{addSpecialTokens:true});"
@@ -77,11 +83,11 @@ def main():
             nll = F.cross_entropy(logits[0, :-1], w[0, 1:], reduction="sum")
             total += float(nll)
             count += w.shape[1] - 1
-    golden = {"text": "tests/data/text/heldout.txt", "model": "models/opt-text", "max_length": MAX_LENGTH,
+    golden = {"text": "tests/data/text/heldout.txt", "model": "models/" + args.model, "max_length": MAX_LENGTH,
               "ids": ids, "tokens_scored": count, "sum": total, "mean_loss": total / count,
               "perplexity": math.exp(total / count),
               "reference": "scripts/nn_reference.py opt_forward in float64 (PyTorch %s)" % torch.__version__}
-    with open(os.path.join(out_dir, "opt_text_heldout_score.json"), "w") as f:
+    with open(os.path.join(out_dir, args.model.replace("-", "_") + "_heldout_score.json"), "w") as f:
         json.dump(golden, f)
         f.write("\n")
     print(f"{len(ids)} tokens, {count} scored, perplexity {golden['perplexity']:.6f}")

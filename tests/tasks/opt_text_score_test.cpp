@@ -39,10 +39,11 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
-// zo::nn::score of `ids` under models/opt-text in the golden's windows: the golden's count of scored
+// zo::nn::score of `ids` under `model_dir` in the golden's windows: the golden's count of scored
 // tokens, and its perplexity within 1e-4 relative.
-zo::nn::ScoreResult expect_golden_perplexity(const nlohmann::json& g, const std::vector<std::int32_t>& ids, std::int64_t batch) {
-  zo::nn::Model model = zo::nn::Model::load(kModel);
+zo::nn::ScoreResult expect_golden_perplexity(const nlohmann::json& g, const std::vector<std::int32_t>& ids, std::int64_t batch,
+                                             const fs::path& model_dir = kModel) {
+  zo::nn::Model model = zo::nn::Model::load(model_dir);
   EXPECT_EQ(model.parameter_count(), 5388288);
   zo::nn::ScoreOptions options;
   options.max_length = g.at("max_length").get<std::int64_t>();
@@ -81,6 +82,20 @@ TEST(OptText, ZoScoreReproducesTransformersHeldOutPerplexity) {
   const std::vector<std::int32_t> ids = g.at("ids").get<std::vector<std::int32_t>>();
   ASSERT_EQ(ids, golden().at("ids").get<std::vector<std::int32_t>>()) << "the two goldens score different ids";
   expect_golden_perplexity(g, ids, 2);
+}
+
+// models/opt-text-gpu: the same architecture pretrained longer on a lent GPU (docs/text-tasks.md). Its
+// golden is the same reference's (scripts/data/make_score_golden.py --model opt-text-gpu) on the same ids.
+TEST(OptText, GpuPretrainedModelScoresLikeThePyTorchReferenceAndBetterThanOptText) {
+  const fs::path dir = kRoot / "models" / "opt-text-gpu";
+  const nlohmann::json g = golden("opt_text_gpu_heldout_score.json");
+  ASSERT_EQ(g.at("model").get<std::string>(), "models/opt-text-gpu");
+  const std::vector<std::int32_t> ids = g.at("ids").get<std::vector<std::int32_t>>();
+  ASSERT_EQ(ids, golden().at("ids").get<std::vector<std::int32_t>>());
+  const zo::nn::Tokenizer tokenizer = zo::nn::Tokenizer::from_file(dir / "tokenizer.json");
+  EXPECT_EQ(zo::nn::Model::load(dir).config().vocab_size, tokenizer.vocab_size());
+  const zo::nn::ScoreResult result = expect_golden_perplexity(g, ids, 4, dir);
+  EXPECT_LT(result.perplexity, 0.7 * golden().at("perplexity").get<double>());
 }
 
 }  // namespace
