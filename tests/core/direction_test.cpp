@@ -2,6 +2,7 @@
 #include "zo/core/direction.hpp"
 #include "zo/core/error.hpp"
 #include "zo/core/random.hpp"
+#include "../test_util.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -14,6 +15,8 @@
 #include <string>
 #include <vector>
 
+using zo::test::expect_error;
+
 namespace {
 
 using zo::BlockOrder;
@@ -21,18 +24,6 @@ using zo::DirectionKind;
 using zo::DirectionOptions;
 using zo::Distribution;
 using zo::DType;
-
-template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "expected zo::Error";
-  } catch (const zo::Error& e) {
-    for (const auto& fragment : fragments) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what() << " lacks " << fragment;
-    }
-  }
-}
 
 using Shapes = std::vector<std::vector<std::int64_t>>;
 

@@ -2,28 +2,18 @@
 #include "zo/core/error.hpp"
 #include "zo/core/params.hpp"
 #include "zo/core/random.hpp"
+#include "../test_util.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+using zo::test::expect_error;
+
 namespace {
 
 using zo::DType;
-
-// Throws zo::Error whose message contains every fragment.
-template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "expected zo::Error";
-  } catch (const zo::Error& e) {
-    for (const auto& fragment : fragments) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what() << " lacks " << fragment;
-    }
-  }
-}
 
 TEST(ParamSet, AddRecordsNameShapeKeyAndNumel) {
   std::vector<float> w(12);

@@ -5,6 +5,7 @@
 #include "zo/core/error.hpp"
 #include "zo/core/random.hpp"
 #include "zo/tasks/batched_estimate.hpp"
+#include "../test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,18 +16,9 @@
 
 using namespace zo::tasks;
 
-namespace {
+using zo::test::expect_error;
 
-template <class F>
-void expect_error(F f, std::vector<std::string> parts) {
-  try {
-    f();
-    FAIL() << "no zo::Error thrown";
-  } catch (const zo::Error& e) {
-    const std::string m = e.what();
-    for (const auto& part : parts) EXPECT_NE(m.find(part), std::string::npos) << "message: " << m << "\nlacks: " << part;
-  }
-}
+namespace {
 
 // f(θ) = Σ_i (i + 1) θ_i² / 10 + θ_0, over the concatenation of the params.
 double quadratic(std::span<const float> t) {

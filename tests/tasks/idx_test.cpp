@@ -3,6 +3,7 @@
 #include "zo/tasks/idx.hpp"
 
 #include "zo/core/error.hpp"
+#include "../test_util.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,15 +18,11 @@
 namespace fs = std::filesystem;
 using zo::tasks::read_idx;
 
+using zo::test::expect_error;
+
 namespace {
 
-fs::path temp_dir() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path d = fs::temp_directory_path() / (std::string("zo_idx_test_") + info->name());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir() { return zo::test::fresh_dir("zo_idx_test_"); }
 
 std::vector<std::uint8_t> idx_bytes(std::uint8_t dtype, std::vector<std::uint32_t> dims, std::size_t data_bytes,
                                     std::uint8_t fill = 1) {
@@ -50,18 +47,6 @@ void write_gz(const fs::path& p, const std::vector<std::uint8_t>& b) {
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(gzwrite(f, b.data(), unsigned(b.size())), int(b.size()));
   gzclose(f);
-}
-
-// Runs f, expects a zo::Error whose message contains every one of `parts`.
-template <class F>
-void expect_error(F f, std::vector<std::string> parts) {
-  try {
-    f();
-    FAIL() << "no zo::Error thrown";
-  } catch (const zo::Error& e) {
-    const std::string m = e.what();
-    for (const auto& part : parts) EXPECT_NE(m.find(part), std::string::npos) << "message: " << m << "\nlacks: " << part;
-  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "zo/core/error.hpp"
 #include "zo/nn/safetensors.hpp"
+#include "../test_util.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -17,26 +18,11 @@
 namespace fs = std::filesystem;
 using zo::tasks::Mlp;
 
+using zo::test::expect_error;
+
 namespace {
 
-fs::path temp_dir() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path d = fs::temp_directory_path() / (std::string("zo_victim_test_") + info->name());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-template <class F>
-void expect_error(F f, std::vector<std::string> parts) {
-  try {
-    f();
-    FAIL() << "no zo::Error thrown";
-  } catch (const zo::Error& e) {
-    const std::string m = e.what();
-    for (const auto& part : parts) EXPECT_NE(m.find(part), std::string::npos) << "message: " << m << "\nlacks: " << part;
-  }
-}
+fs::path temp_dir() { return zo::test::fresh_dir("zo_victim_test_"); }
 
 // The formula weights of make_victim_golden.py.
 Mlp formula_mlp(const std::vector<std::int64_t>& sizes) {
