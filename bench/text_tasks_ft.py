@@ -287,11 +287,11 @@ def classification_loss(scores, gold):
     return F.cross_entropy(scores.double(), gold, reduction="mean")
 
 
-@torch.no_grad()
 def accuracy(config, W, examples):
     return accuracies(config, W, examples)[0]
 
 
+@torch.no_grad()
 def accuracies(config, W, examples):
     """(accuracy, balanced accuracy: the mean over gold classes of each class's accuracy)."""
     right, total = {}, {}
