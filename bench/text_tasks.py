@@ -38,7 +38,8 @@ Outputs (--out, default bench/results/text-tasks):
 
 Usage: /usr/bin/python3 bench/text_tasks.py [--tasks spam,sotu-party] [--steps 500] [--jobs 2]
        [--phase all|grid|report] [--val-k 300] [--work build/text-tasks] [--zo build/zo]
-       [--model models/opt-text] [--methods mezo,mezo-bcd,...] [--out bench/results/text-tasks]
+       [--model models/opt-text] [--methods mezo,mezo-bcd,...] [--grid mezo=1e-4,2e-4]
+       [--out bench/results/text-tasks]
 The longer-pretrained model (models/opt-text-gpu) ran as: --model models/opt-text-gpu --methods mezo
 --tasks spam --val-k 200 --work build/text-tasks-gpu --out bench/results/text-tasks-gpu
 """
@@ -533,6 +534,8 @@ def main():
     p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text"), help="the pretrained model folder")
     p.add_argument("--methods", default=",".join(METHODS), help="the ZO methods to run (a subset of the table's)")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks"))
+    p.add_argument("--grid", action="append", default=[], metavar="METHOD=LR,LR",
+                   help="replace a method's learning-rate grid (repeatable), e.g. mezo=1e-4,2e-4")
     args = p.parse_args()
     tasks = args.tasks.split(",")
     for t in tasks:
@@ -544,6 +547,16 @@ def main():
     for m in methods:
         if m not in METHODS:
             fail(f"--methods: unknown method '{m}' ({', '.join(METHODS)})")
+    for spec in args.grid:
+        m, _, rates = spec.partition("=")
+        if m not in METHODS:
+            fail(f"--grid {spec}: unknown method '{m}' ({', '.join(METHODS)})")
+        try:
+            GRIDS[m] = [float(v) for v in rates.split(",")]
+        except ValueError:
+            fail(f"--grid {spec}: learning rates must be numbers, comma-separated")
+        if not GRIDS[m] or not all(v > 0 for v in GRIDS[m]):
+            fail(f"--grid {spec}: learning rates must be > 0")
     for m in [m for m in METHODS if m not in methods]:  # the plan and the report loop over METHODS
         del METHODS[m]
     SEEDED[:] = [m for m in SEEDED if m in METHODS]

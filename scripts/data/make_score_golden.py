@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Writes the goldens of `zo score` on models/opt-text, or with --model opt-text-gpu on
-models/opt-text-gpu (tests/tasks/opt_text_score_test.cpp):
+"""Writes the goldens of `zo score` on models/opt-text, or with --model opt-text-gpu / opt-text-proto on
+that model (tests/tasks/opt_text_score_test.cpp):
 
   tests/data/text/heldout.txt                 the first 8 spam and first 16 sotu-party validation-split
                                               records' texts, joined by blank lines (held-out text: not
                                               in the pretraining corpus)
-  tests/data/text/opt_text_heldout_score.json (opt_text_gpu_heldout_score.json) its token ids by Hugging Face tokenizers (npm
+  tests/data/text/opt_text_heldout_score.json (opt_text_gpu_/opt_text_proto_heldout_score.json) its token ids by Hugging Face tokenizers (npm
                                               @anush008/tokenizers, special tokens added) and the
                                               PyTorch model's per-window perplexity (HF's recipe with
                                               stride = max_length, as zo::nn::score documents it)
@@ -14,7 +14,7 @@ The model's forward pass is scripts/nn_reference.py's opt_forward (HF modeling_o
 in float64 here (its softmax in float32, as HF's eager attention does) so that the golden's own
 rounding is far below the test's 1e-4 relative tolerance.
 
-Usage: /usr/bin/python3 scripts/data/make_score_golden.py [--model opt-text|opt-text-gpu]
+Usage: /usr/bin/python3 scripts/data/make_score_golden.py [--model opt-text|opt-text-gpu|opt-text-proto]
        (after scripts/data/build.sh and pretraining)
 """
 import argparse
@@ -48,7 +48,7 @@ def first_texts(path, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="opt-text", choices=["opt-text", "opt-text-gpu"], help="the folder under models/")
+    ap.add_argument("--model", default="opt-text", choices=["opt-text", "opt-text-gpu", "opt-text-proto"], help="the folder under models/")
     args = ap.parse_args()
     texts = first_texts(os.path.join(ROOT, "data", "spam", "validation.jsonl"), 8)
     texts += first_texts(os.path.join(ROOT, "data", "sotu-party", "validation.jsonl"), 16)
