@@ -10,10 +10,11 @@
 # files): sweep.csv (every worker's rows), pretrain.tgz (configs, loss curves, perplexities), and the two
 # models' weights split in <name>.model.part-*, device.log.
 # Sending it: see scripts/device_check.sh's header (untrack what the call does not read), e.g.
-#   git rm -r -q --cached data tests/data && printf '/data/\n/tests/data/\n' > .git/info/exclude
+#   git rm -r -q --cached data tests/data models/opt-text-gpu models/opt-text-proto
+#   printf '/data/\n/tests/data/\n/models/opt-text-gpu/\n/models/opt-text-proto/\n' > .git/info/exclude
 #   (run: bash scripts/device_sweep.sh, carry data/pretrain/train.u16, data/pretrain/validation.u16,
-#   build/mezo-torch/spam.npz; timeout_s 520)
-#   git reset -q HEAD -- data tests/data && rm .git/info/exclude
+#   build/mezo-torch/spam.npz; timeout_s 520; phase 1 sweeps the models of the two that travelled)
+#   git reset -q HEAD -- data tests/data models && rm .git/info/exclude
 # Seen on the 2026-11-27 run (H200): a bare `wait` also waits for the `exec > >(tee ...)` process
 # substitution, which only ends with the script: the call hung until its limit. Wait on job ids only.
 set -u
@@ -54,7 +55,9 @@ def grid(models, deep):
                 runs.append({"model": m, "lr": 5e-4, "batch": 64, "seed": seed})
                 runs.append({"model": m, "lr": 5e-4, "schedule": "linear", "seed": seed})
     return runs
-json.dump(grid(["models/opt-text", "models/opt-text-gpu"], True), open(f"{work}/plan1.json", "w"))
+import os
+here = [m for m in ("models/opt-text", "models/opt-text-gpu") if os.path.exists(f"{m}/model.safetensors")]
+json.dump(grid(here, True), open(f"{work}/plan1.json", "w"))
 json.dump(grid([f"{work}/proto", f"{work}/mid"], False), open(f"{work}/plan2.json", "w"))
 print("plans:", len(json.load(open(f"{work}/plan1.json"))), len(json.load(open(f"{work}/plan2.json"))))
 EOF
