@@ -35,6 +35,7 @@ test_margin,seconds.
 """
 import argparse
 import csv
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -47,7 +48,9 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 import nn_reference as ref  # noqa: E402
+import text_tasks_ft as ft  # noqa: E402  (the encoding and k-shot sampling zo finetune's peers share)
 
 FIELDS = ["model", "task", "k", "loss", "lr", "eps", "queries", "batch", "steps", "schedule", "seed", "step",
           "train_loss", "val_accuracy", "val_balanced_accuracy", "val_margin", "test_accuracy",
@@ -60,14 +63,17 @@ def fail(msg):
     sys.exit(2)
 
 
+def tokenizer_sha256(model):
+    with open(os.path.join(model, "tokenizer.json"), "rb") as f:
+        return hashlib.sha256(f.read()).digest()
+
+
 def task_file(task):
     return os.path.join(ROOT, "build", "mezo-torch", f"{task}.npz")
 
 
 def prepare(task, model):
     """Encodes the task's splits as zo finetune does (text_tasks_ft's encoding) into one npz."""
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    import text_tasks_ft as ft
     arrays = {}
     for split in ("train", "validation", "test"):
         examples = [ft.truncate(e) for e in ft.encode_split(task, split, model)]
@@ -88,9 +94,7 @@ def prepare(task, model):
         arrays[f"{split}_lens"] = np.array([len(r) for r in rows], dtype=np.int32)
         arrays[f"{split}_targets"] = np.array(targets, dtype=np.int32)
         arrays[f"{split}_gold"] = np.array(gold, dtype=np.int64)
-    with open(os.path.join(model, "tokenizer.json"), "rb") as f:
-        import hashlib
-        arrays["tokenizer_sha256"] = np.frombuffer(hashlib.sha256(f.read()).digest(), dtype=np.uint8)
+    arrays["tokenizer_sha256"] = np.frombuffer(tokenizer_sha256(model), dtype=np.uint8)
     path = task_file(task)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     np.savez_compressed(path + ".tmp.npz", **arrays)
@@ -136,9 +140,7 @@ class Model:
         self.names = sorted(W)
         self.shapes = [W[n].shape for n in self.names]
         self.flat0 = torch.cat([W[n].reshape(-1) for n in self.names]).to(device)
-        import hashlib
-        with open(os.path.join(folder, "tokenizer.json"), "rb") as f:
-            self.tokenizer_sha256 = hashlib.sha256(f.read()).digest()
+        self.tokenizer_sha256 = tokenizer_sha256(folder)
 
     def views(self, flat):
         W, o = {}, 0
@@ -187,13 +189,11 @@ def evaluate(model, W, split, batch=64):
 
 
 def sample_k(split, k, gen):
-    chosen = []
-    for c in range(split.targets.shape[1]):
-        pool = np.flatnonzero(split.gold_np == c)
-        if len(pool) < k:
-            fail(f"class {c} has {len(pool)} training examples, fewer than k = {k}")
-        chosen.extend(gen.choice(pool, size=k, replace=False).tolist())
-    return np.array(chosen)
+    """text_tasks_ft's k-per-class draw (the same records for the same seed)."""
+    try:
+        return np.array(ft.sample_indices(list(enumerate(split.gold_np)), k, gen, split.targets.shape[1]))
+    except ft.UsageError as e:
+        fail(str(e))
 
 
 @torch.no_grad()
@@ -250,7 +250,9 @@ def run(cfg, task, device, data, models, writer, eval_every):
                        seconds=time.time() - t0)
             writer(row)
             return
-        for g, s in zip(grads, seeds):
+        # z still holds the last direction; the others are drawn again from their seeds.
+        flat.add_(z, alpha=-lr * grads[-1] / cfg["queries"])
+        for g, s in zip(grads[:-1], seeds[:-1]):
             zgen.manual_seed(s)
             torch.randn(flat.shape, generator=zgen, device=device, out=z)
             flat.add_(z, alpha=-lr * g / cfg["queries"])
