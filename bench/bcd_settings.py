@@ -1,24 +1,27 @@
 #!/usr/bin/python3
-"""Which block-coordinate settings close MeZO-BCD's gap to MeZO at equal time (issue 7)?
+"""Which block-coordinate settings close MeZO-BCD's gap to MeZO at equal time?
 
 On spam, seed 0, k = 256 per class, the settings of bench/text_tasks.py (classification loss,
 --max-tokens 128 --keep-last 16, batch 16, eps 1e-3, one thread per run, two runs at a time), each
 block-coordinate variant below trains for --steps steps with a validation evaluation (the same 200
 sampled records as the grid) every 100 steps. The reference is the grid's MeZO run at its chosen rate
-(build/text-tasks/spam/grid/mezo/<lr>): 500 steps costing T = 500 x its CPU seconds per step. Each
+(<work>/spam/grid/mezo/<lr>, made by bench/text_tasks.py with the same --model and --work): 500 steps costing T = 500 x its CPU seconds per step. Each
 variant is read at the last evaluation whose training CPU time (steps x its CPU seconds per step) is
 <= T: equal time, measured in CPU seconds because the runs shared the machine with different
 neighbours (a one-thread run's CPU time is its work; its wall time depends on the neighbours). Each
 variant's final model is also scored on the whole test split.
 
-Blocks of models/opt-text: embeddings (token + position, 2.2 M weights), layers.0-3 (0.79 M each),
-head (final LayerNorm, 512 weights; the LM head is tied to the embeddings).
+Blocks of the models/opt-text* OPTs: embeddings (token + position, 2.2 M weights), layers.0-3 (0.79 M
+each), head (final LayerNorm, 512 weights; the LM head is tied to the embeddings).
 
-Writes bench/results/text-tasks/bcd_settings.csv (one row per evaluation), bcd_settings.md (the table at
-equal time) and bcd_settings.png (validation accuracy against training CPU time, MeZO's point
-marked). Resumable like bench/text_tasks.py: finished runs are skipped.
+Writes <out>/bcd_settings.csv (one row per evaluation), bcd_settings.md (the table at equal time) and
+bcd_settings.png (validation accuracy against training CPU time, MeZO's point marked). Resumable like
+bench/text_tasks.py: finished runs are skipped.
 
-Usage: /usr/bin/python3 bench/bcd_settings.py [--steps 700] [--jobs 2] [--mezo-lr 3e-4]
+Usage: /usr/bin/python3 bench/bcd_settings.py [--model models/opt-text-proto] [--steps 700] [--jobs 2]
+       [--mezo-lr 1e-4] [--work build/text-tasks-proto] [--out bench/results/text-tasks-proto]
+bench/results/text-tasks/bcd_settings.* ran as: --model models/opt-text --mezo-lr 3e-4
+--work build/text-tasks --out bench/results/text-tasks (models/opt-text: models/README.md).
 """
 import argparse
 import csv
@@ -51,11 +54,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=700)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--mezo-lr", type=float, default=3e-4)
+    p.add_argument("--mezo-lr", type=float, default=1e-4, help="MeZO's chosen rate in the --work grid")
     p.add_argument("--val-k", type=int, default=200)
-    p.add_argument("--work", default=os.path.join(tt.ROOT, "build", "text-tasks"))
+    p.add_argument("--model", default=os.path.join(tt.ROOT, "models", "opt-text-proto"), help="the pretrained model folder")
+    p.add_argument("--work", default=os.path.join(tt.ROOT, "build", "text-tasks-proto"))
     p.add_argument("--zo", default=os.path.join(tt.ROOT, "build", "zo"))
-    p.add_argument("--out", default=os.path.join(tt.ROOT, "bench", "results", "text-tasks"))
+    p.add_argument("--out", default=os.path.join(tt.ROOT, "bench", "results", "text-tasks-proto"))
     args = p.parse_args()
     args.phase = "all"
     r = tt.Runner(args)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """MeZO in PyTorch on zo's real text tasks: the peer implementation of `zo finetune --optimizer zo-sgd
---direction dense`, and a fast way to sweep its settings on a lent GPU (CUDA when present, else CPU).
+--direction dense`, and a fast way to sweep its settings on a GPU (CUDA when present, else CPU).
 
 The algorithm (MeZO, Malladi et al. 2023, Algorithm 1; zo's ZO-SGD with central differences and
 Gaussian directions): every step draws z ~ N(0, I) over all parameters (a torch.Generator seeded with
@@ -20,8 +20,8 @@ sample (--val-k records drawn by default_rng(0)) and on the whole test split, ev
 
 Both label words of both tasks are single tokens after "Answer:", so one row per record (its shared
 prefix) gives every candidate's log-probability from the last position's logits; --prepare checks that
-and writes the encoded splits to build/mezo-torch/<task>.npz, so a machine with no node (a lent GPU
-machine) needs only that file, the model folder and this script.
+and writes the encoded splits to build/mezo-torch/<task>.npz, so a machine with no node (a GPU machine,
+scripts/device_sweep.sh) needs only that file, the model folder and this script.
 
 Usage:
   /usr/bin/python3 bench/mezo_torch.py --prepare --task spam            # encode (needs node), once
@@ -300,7 +300,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="spam")
     p.add_argument("--prepare", action="store_true", help="encode the task's splits into build/mezo-torch/<task>.npz")
-    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text"))
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text-proto"))
     p.add_argument("--loss", default="classification", choices=["classification", "lm"])
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--eps", type=float, default=1e-3)

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Issue 7's experiment table: ZO fine-tuning of models/opt-text on the real text tasks (spam,
-sotu-party), every method through `build/zo finetune`, plus zero-shot and the majority class.
+"""The fine-tuning table: ZO fine-tuning of a pretrained model (--model, default models/opt-text-proto)
+on the real text tasks (spam, sotu-party), every method through `build/zo finetune`, plus zero-shot and
+the majority class.
 
 Prompts and label words: configs/<task>.json (spam: "<text>\nIs this email spam? Answer:" " no"/" yes";
 sotu-party: "<text>\nWas this said by a Republican president? Answer:" " no"/" yes").
@@ -18,30 +19,35 @@ k examples per class sampled with the run's seed, the same N for every method):
             seeds 1 and 2 of mezo, mezo-bcd, zo-adamm, r-adazo at the chosen rate, trained on their
             own k-shot samples and evaluated on the whole test split; mezo at k = 16 (MeZO's few-shot
             setting) with mezo's chosen rate;
-  4. zero-shot: models/opt-text itself on the test split; majority: the training split's majority
+  4. zero-shot: the --model itself on the test split; majority: the training split's majority
             class, scored on the test split.
 The first-order row (`ft`) comes from bench/text_tasks_ft.py (ft.csv), merged into results.csv here.
 
 Every run is one process with one thread (OMP_NUM_THREADS=1), --jobs of them at a time: on this
 2-core machine that uses the cores better than one 2-thread run, and every step_ms is measured the
 same way. Runs checkpoint every 100 steps; a run folder with summary.json is done and skipped, one
-without is resumed (--resume), so the table can be built over several sessions: rerun the command.
+without is resumed (--resume), so an interrupted table is finished by rerunning the same command.
 
-Outputs (--out, default bench/results/text-tasks):
+Outputs (--out, default bench/results/text-tasks-proto):
   results.csv  task,k,method,seed,accuracy,steps,step_ms,peak_rss_mb  (one row per run; test accuracy)
   details.csv  the same runs with lr, test margin and loss, final training loss, CPU ms per step
   grid.csv     task,method,lr,val_accuracy,val_balanced_accuracy,val_margin,val_loss,final_train_loss,chosen
   curves.csv   task,k,method,seed,step,loss  (training loss per step of every run in results.csv)
   loss_<task>.png  training loss (moving average) of each method's seed-0 run, k = 256
   table.md     mean ± std test accuracy and time per step per (task, k, method)
-  claims.md    the three claims of issue 7 (BCD vs MeZO, R-AdaZO vs ZO-AdaMM loss, ZO vs zero-shot), computed
+  claims.md    the three claims checked (BCD vs MeZO, R-AdaZO vs ZO-AdaMM loss, ZO vs zero-shot), computed
 
 Usage: /usr/bin/python3 bench/text_tasks.py [--tasks spam,sotu-party] [--steps 500] [--jobs 2]
-       [--phase all|grid|report] [--val-k 300] [--work build/text-tasks] [--zo build/zo]
-       [--model models/opt-text] [--methods mezo,mezo-bcd,...] [--grid mezo=1e-4,2e-4]
-       [--out bench/results/text-tasks]
-The longer-pretrained model (models/opt-text-gpu) ran as: --model models/opt-text-gpu --methods mezo
---tasks spam --val-k 200 --work build/text-tasks-gpu --out bench/results/text-tasks-gpu
+       [--phase all|grid|report] [--val-k 300] [--work build/text-tasks-proto] [--zo build/zo]
+       [--model models/opt-text-proto] [--methods mezo,mezo-bcd,...] [--grid mezo=1e-4,2e-4]
+       [--out bench/results/text-tasks-proto]
+The tables of bench/results/ (docs/results.md) ran as:
+  text-tasks-proto  --tasks spam --steps 500 --val-k 200, then --tasks sotu-party --methods mezo
+  text-tasks        --model models/opt-text --steps 500 --val-k 200 --work build/text-tasks
+                    --out bench/results/text-tasks
+  text-tasks-gpu    --model models/opt-text-gpu --methods mezo --tasks spam --val-k 200
+                    --work build/text-tasks-gpu --out bench/results/text-tasks-gpu
+models/opt-text and models/opt-text-gpu are rebuilt with scripts/pretrain.py (models/README.md).
 """
 import argparse
 import csv
@@ -123,7 +129,8 @@ class Runner:
             fail(f"{self.zo}: not built (cmake --build build --target zo)")
         self.model = os.path.abspath(args.model)
         if not os.path.exists(os.path.join(self.model, "config.json")):
-            fail(f"{self.model}: no config.json (--model takes a model folder)")
+            fail(f"{self.model}: no config.json (--model takes a model folder; models/README.md says how to "
+                 "rebuild models/opt-text and models/opt-text-gpu)")
         self.work = os.path.abspath(args.work)
         os.makedirs(self.work, exist_ok=True)
 
@@ -383,7 +390,7 @@ def report(r, per_task):
                                               "final_train_loss", "chosen"], grid_rows)
     write_csv(os.path.join(out, "curves.csv"), ["task", "k", "method", "seed", "step", "loss"], curves)
     write_table(out, rows, details)
-    plot_losses(out, [c for c in curves if c["task"] in per_task])
+    plot_losses(out, [c for c in curves if c["task"] in per_task], os.path.basename(r.model))
     write_claims(out, per_task, rows, details)
 
 
@@ -415,7 +422,7 @@ def mean_loss(run_dir, lo, hi):
 
 
 def write_claims(out, per_task, rows, details):
-    """The three claims issue 7 asks to check, computed from the runs (claims.md)."""
+    """The three claims the table checks, computed from the runs (claims.md)."""
     lines = ["# The seeds' claims, computed from the runs (bench/text_tasks.py writes this file)", ""]
     # Sections of tasks not in this report stay as they were.
     kept = {}
@@ -494,7 +501,7 @@ def r_steps(grid):
     return done[0] if done else "?"
 
 
-def plot_losses(out, curves):
+def plot_losses(out, curves, model_name):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -513,7 +520,7 @@ def plot_losses(out, curves):
             ax.plot([p[0] for p in pts], smooth, label=method)
         ax.set_xlabel("step")
         ax.set_ylabel(f"training loss (classification CE, moving average of {w})")
-        ax.set_title(f"zo finetune on {task}: opt-text, k = {K} per class, seed 0, each method at its chosen lr")
+        ax.set_title(f"zo finetune on {task}: {model_name}, k = {K} per class, seed 0, each method at its chosen lr")
         ax.legend()
         ax.grid(alpha=0.3)
         tmp = os.path.join(out, f".loss_{task}.png")
@@ -529,11 +536,11 @@ def main():
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--phase", default="all", choices=["all", "grid", "report"])
     p.add_argument("--val-k", type=int, default=VAL_K, help="validation records sampled for the grid")
-    p.add_argument("--work", default=os.path.join(ROOT, "build", "text-tasks"))
+    p.add_argument("--work", default=os.path.join(ROOT, "build", "text-tasks-proto"))
     p.add_argument("--zo", default=os.path.join(ROOT, "build", "zo"))
-    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text"), help="the pretrained model folder")
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text-proto"), help="the pretrained model folder")
     p.add_argument("--methods", default=",".join(METHODS), help="the ZO methods to run (a subset of the table's)")
-    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks"))
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks-proto"))
     p.add_argument("--grid", action="append", default=[], metavar="METHOD=LR,LR",
                    help="replace a method's learning-rate grid (repeatable), e.g. mezo=1e-4,2e-4")
     args = p.parse_args()

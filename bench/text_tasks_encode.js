@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Encodes strings with a tokenizer.json by Hugging Face tokenizers (npm @anush008/tokenizers, the
 // library zo's own tokenizer is tested against) for bench/text_tasks_ft.py. Special tokens are added
-// as the tokenizer's post-processor says: with models/opt-text's, every sequence starts with the BOS
+// as the tokenizer's post-processor says: with models/opt-text-proto's, every sequence starts with the BOS
 // id 2, as zo's tokenizer does.
 //
 // Usage: node bench/text_tasks_encode.js <tokenizer.json> <in.jsonl> <out.jsonl>

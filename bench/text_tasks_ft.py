@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""First-order fine-tuning baseline on zo's real text tasks (issue 7's "ft" row, MeZO's "FT" row):
-full fine-tuning of models/opt-text with backpropagation and AdamW, the reference the ZO methods are
-measured against. Run it with Debian's /usr/bin/python3 (torch CPU, numpy).
+"""First-order fine-tuning baseline on zo's real text tasks (the tables' "ft" row, MeZO's "FT" row):
+full fine-tuning of a pretrained model (--model, default models/opt-text-proto) with backpropagation
+and AdamW, the reference the ZO methods are measured against. Run it with Debian's /usr/bin/python3 (torch CPU, numpy).
 
 It does what `build/zo finetune --loss classification --max-tokens 128 --keep-last 16` does with the
 task's custom template (configs/<task>.json), as bench/text_tasks.py runs it:
@@ -448,8 +448,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="all", choices=["spam", "sotu-party", "all"])
     p.add_argument("--k", default="all", choices=["256", "16", "all"], help="training examples per class")
-    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks"))
-    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text"))
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "text-tasks-proto"))
+    p.add_argument("--model", default=os.path.join(ROOT, "models", "opt-text-proto"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lrs", type=float, nargs="+", default=LRS, help="learning-rate grid")
     p.add_argument("--steps", type=int, default=0, help="override the step count (default 100 at k=256, 40 at k=16)")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The zo demo: installs what is missing, builds build/zo (Release), then fine-tunes the committed
-# pretrained language model models/opt-text-proto (5.4 M-parameter OPT, issue 7) on the real `spam` task
+# pretrained language model models/opt-text-proto (5.4 M-parameter OPT, models/README.md) on the real `spam` task
 # (SpamAssassin mail, data/spam) with forward passes only, and prints the test accuracy before and after.
 #
 #   scripts/demo.sh              spam fine-tuning (the default; a few minutes on 2 cores)
@@ -9,8 +9,8 @@
 # Environment: ZO_JOBS (build jobs and threads, default 2), ZO_DEMO_OUT (output folder, default
 # build/demo/<demo>), ZO_DEMO_STEPS (training steps; spam default 500, synthetic default 2000),
 # ZO_DEMO_OPTIMIZER and ZO_DEMO_LR (spam: optimizer and learning rate, defaults below), ZO_DEMO_MODEL
-# (spam: the model folder, default models/opt-text-proto; models/opt-text and models/opt-text-gpu are the
-# other two pretrained here, docs/text-tasks.md).
+# (spam: the model folder, default models/opt-text-proto; models/README.md says how to rebuild the two
+# other pretrained OPTs the results mention, models/opt-text and models/opt-text-gpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

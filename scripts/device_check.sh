@@ -1,20 +1,21 @@
 #!/bin/bash
-# The checks that need the lent GPU machine (its python3 has torch with CUDA, transformers, safetensors):
+# The checks that need a GPU machine whose python3 has torch with CUDA, transformers and safetensors:
 #   1. scripts/make_hf_goldens.py: Hugging Face transformers' own logits, losses and held-out perplexity
-#      for zo's test models and models/opt-text (float64, CPU), the goldens tests/nn/hf_reference_test.cpp and
-#      tests/tasks/opt_text_score_test.cpp hold zo's engine to;
-#   2. scripts/pretrain.py on CUDA ("CUDA when present"): the same OPT architecture as models/opt-text,
-#      trained on more tokens than the 2-core machine affords (PRETRAIN_STEPS x PRETRAIN_BATCH x 128).
+#      for zo's test models and models/opt-text-proto (float64, CPU); tests/nn/hf_reference_test.cpp
+#      holds zo's engine to the test models' goldens;
+#   2. scripts/pretrain.py on CUDA (used when present): the same OPT architecture as models/opt-text-proto,
+#      trained on more tokens than a 2-core CPU affords (PRETRAIN_STEPS x PRETRAIN_BATCH x 128; the
+#      defaults 4000 x 32 are models/opt-text-gpu's recipe, models/README.md).
 # Needs data/pretrain/{train,validation}.u16 (carry them). Writes under $OUT (default ./device-out):
 # hf.tgz, opt-text-gpu.tgz (config, loss curve, perplexity; weights split in model.part-*), device.log.
 #
-# Sending it: the device tool copies the checkout's tracked files, at most 64 MiB with what is carried,
-# and zo's tracked files are more (models, data, tokenizer goldens). The 2026-11-27 session untracked
-# what this script does not read for the call and restored it after:
-#   git rm -r -q --cached data/spam data/sotu-party data/manifest.json tests/data/tokenizers models/opt-text-gpu
-#   printf '/data/spam/\n/data/sotu-party/\n/data/manifest.json\n/tests/data/tokenizers/\n/models/opt-text-gpu/\n' > .git/info/exclude
+# Sending it with a tool that copies the checkout's tracked files up to a size limit (64 MiB with what
+# is carried): zo's tracked files are slightly more (models, data, tokenizer goldens). Untrack what this
+# script does not read for the call and restore it after:
+#   git rm -r -q --cached data/spam data/sotu-party data/manifest.json tests/data/tokenizers
+#   printf '/data/spam/\n/data/sotu-party/\n/data/manifest.json\n/tests/data/tokenizers/\n' > .git/info/exclude
 #   (run: bash scripts/device_check.sh, carry data/pretrain/train.u16 and data/pretrain/validation.u16)
-#   git reset -q HEAD -- data tests/data/tokenizers models/opt-text-gpu && rm .git/info/exclude
+#   git reset -q HEAD -- data tests/data/tokenizers && rm .git/info/exclude
 set -u
 OUT=${OUT:-device-out}
 mkdir -p "$OUT"

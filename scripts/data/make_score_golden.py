@@ -1,21 +1,24 @@
 #!/usr/bin/python3
-"""Writes the goldens of `zo score` on models/opt-text, or with --model opt-text-gpu / opt-text-proto on
-that model (tests/tasks/opt_text_score_test.cpp):
+"""Writes the golden of `zo score` on a pretrained model under models/ (--model, default opt-text-proto;
+tests/tasks/opt_text_score_test.cpp):
 
   tests/data/text/heldout.txt                 the first 8 spam and first 16 sotu-party validation-split
                                               records' texts, joined by blank lines (held-out text: not
                                               in the pretraining corpus)
-  tests/data/text/opt_text_heldout_score.json (opt_text_gpu_/opt_text_proto_heldout_score.json) its token ids by Hugging Face tokenizers (npm
-                                              @anush008/tokenizers, special tokens added) and the
-                                              PyTorch model's per-window perplexity (HF's recipe with
-                                              stride = max_length, as zo::nn::score documents it)
+  tests/data/text/<model>_heldout_score.json  (e.g. opt_text_proto_heldout_score.json: the model's
+                                              name with '-' as '_') its token ids by Hugging Face
+                                              tokenizers (npm @anush008/tokenizers, special tokens
+                                              added) and the PyTorch model's per-window perplexity
+                                              (HF's recipe with stride = max_length, as zo::nn::score
+                                              documents it)
 
 The model's forward pass is scripts/nn_reference.py's opt_forward (HF modeling_opt.py's math), run
 in float64 here (its softmax in float32, as HF's eager attention does) so that the golden's own
 rounding is far below the test's 1e-4 relative tolerance.
 
-Usage: /usr/bin/python3 scripts/data/make_score_golden.py [--model opt-text|opt-text-gpu|opt-text-proto]
-       (after scripts/data/build.sh and pretraining)
+Usage: /usr/bin/python3 scripts/data/make_score_golden.py [--model opt-text-proto]
+       (after scripts/data/build.sh; any model folder pretrained by scripts/pretrain.py, e.g. a rebuilt
+       models/opt-text, works: models/README.md)
 """
 import argparse
 import json
@@ -48,8 +51,12 @@ def first_texts(path, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="opt-text", choices=["opt-text", "opt-text-gpu", "opt-text-proto"], help="the folder under models/")
+    ap.add_argument("--model", default="opt-text-proto", help="the folder under models/")
     args = ap.parse_args()
+    model_dir = os.path.join(ROOT, "models", args.model)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not os.path.isfile(os.path.join(model_dir, name)):
+            sys.exit(f"make_score_golden.py: error: {model_dir}/{name}: missing (models/README.md says how to build it)")
     texts = first_texts(os.path.join(ROOT, "data", "spam", "validation.jsonl"), 8)
     texts += first_texts(os.path.join(ROOT, "data", "sotu-party", "validation.jsonl"), 16)
     text = "\n\n".join(texts) + "\n"
@@ -59,7 +66,6 @@ def main():
     with open(text_path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
 
-    model_dir = os.path.join(ROOT, "models", args.model)
     js = ("const {Tokenizer}=require(require.resolve('@anush008/tokenizers',{paths:[process.argv[1]]}));"
           "const fs=require('fs');(async()=>{const t=Tokenizer.fromFile(process.argv[2]);"
           "const e=await t.encode(fs.readFileSync(process.argv[3],'utf8'),null,{addSpecialTokens:true});"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes tests/data/text/opt_text_test_split_ids.jsonl: the token ids that Hugging Face tokenizers
 // (npm @anush008/tokenizers 0.6.0, Rust tokenizers 0.22) gives for every test-split record of the
-// spam and sotu-party tasks with models/opt-text/tokenizer.json (special tokens added, so each
+// spam and sotu-party tasks with models/opt-text-proto/tokenizer.json (special tokens added, so each
 // starts with </s>). One line a record: {"task", "id", "n": number of ids, "fnv": FNV-1a 64 (hex)
 // of the ids written as decimal numbers joined by ","}; every 25th record also carries "ids" in full.
 // tests/tasks/text_data_test.cpp holds zo's Tokenizer to these.
@@ -26,7 +26,7 @@ function fnv1a64(text) {
 }
 
 async function main() {
-  const tok = Tokenizer.fromFile(path.join(root, 'models', 'opt-text', 'tokenizer.json'));
+  const tok = Tokenizer.fromFile(path.join(root, 'models', 'opt-text-proto', 'tokenizer.json'));
   const lines = [];
   for (const task of ['spam', 'sotu-party']) {
     const file = path.join(root, 'data', task, 'test.jsonl');
