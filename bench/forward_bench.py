@@ -132,7 +132,7 @@ OPT-125M-shaped random model (C 768, L 12, NH 12, F 3072, V 50272, float32, tied
 (OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = {args.threads}{", OPENBLAS_CORETYPE=" + coretype if coretype else ""}),
 {args.repeats} timed forwards per process after one warm-up, {args.rounds} alternating round(s).
 Peer: scripts/nn_reference.py (HF modeling_opt.py line by line, eager attention), Debian torch 1.13
-with OpenBLAS. Commit {commit}, {when}. Load average (1 min) when each run started:
+with OpenBLAS. Commit {commit}. Load average (1 min) when each run started:
 {", ".join(f"{x:.1f}" for x in load)} on {os.cpu_count()} CPUs.
 
 | engine | median s / forward | min … max s | tokens/s | ratio to torch | peak RSS MiB |

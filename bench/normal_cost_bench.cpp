@@ -1,5 +1,5 @@
 // What one Gaussian element costs on one core, against the copy loop the dense-perturbation goal is
-// measured by (issue 2: a dense pass at >= 0.5 x the speed of `x[i] += c`). It shows where that goal
+// measured by (a dense pass at >= 0.5 x the speed of `x[i] += c`). It shows where that goal
 // fails: the Philox4x32-10 word alone costs more than half a copy-loop element, and the transforms a
 // normal needs come on top. Cases, per element of a 2^22-float buffer (16 MB, beyond L2), one thread:
 //   copy          x[i] += c

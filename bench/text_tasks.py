@@ -423,7 +423,7 @@ def mean_loss(run_dir, lo, hi):
 
 def write_claims(out, per_task, rows, details):
     """The three claims the table checks, computed from the runs (claims.md)."""
-    lines = ["# The seeds' claims, computed from the runs (bench/text_tasks.py writes this file)", ""]
+    lines = ["# The claims (R-AdaZO's and MeZO-BCD's, and ZO vs zero-shot), computed from the runs (bench/text_tasks.py writes this file)", ""]
     # Sections of tasks not in this report stay as they were.
     kept = {}
     path = os.path.join(out, "claims.md")

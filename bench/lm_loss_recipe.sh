@@ -1,9 +1,10 @@
 #!/bin/bash
-# Issue 7's prototype recipe through zo, on any model folder: MeZO (zo-sgd, dense Gaussian directions),
-# full-vocabulary loss of the label word (--loss lm), lr 1e-4, eps 1e-3, batch 16, k = 256 per class,
-# 600 steps, spam's prompt (configs/spam.json), at most 128 tokens (first 112 + last 16); validation
-# (200 records) at the start and end, then the final model on the whole test split.
-# Usage: bench/prototype_recipe.sh MODEL_DIR OUT_DIR [SEED] [extra zo finetune options...]
+# The PyTorch reference experiment's recipe (docs/results.md) through zo, on any model folder: MeZO
+# (zo-sgd, dense Gaussian directions), full-vocabulary loss of the label word (--loss lm), lr 1e-4,
+# eps 1e-3, batch 16, k = 256 per class, 600 steps, spam's prompt (configs/spam.json), at most 128
+# tokens (first 112 + last 16); validation (200 records) at the start and end, then the final model on
+# the whole test split.
+# Usage: bench/lm_loss_recipe.sh MODEL_DIR OUT_DIR [SEED] [extra zo finetune options...]
 # Writes OUT_DIR/{summary.json, train_log.csv, eval_log.csv, model/} and OUT_DIR/test/summary.json.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 MODEL_DIR OUT_DIR [SEED] [zo finetune options]" >&2; exit 2; }
