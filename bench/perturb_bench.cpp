@@ -1,4 +1,4 @@
-// Perturbation passes against a plain read+write loop over the same bytes (DESIGN.md: "perturbation
+// Perturbation passes against a plain read+write loop over the same bytes (docs/design.md: "perturbation
 // kernels at memory speed"). 24 float32 matrices of 2048 × 2035 (1.0e8 params, 400 MB), one block
 // each. Each round runs every case once (Google Benchmark, fixed iterations); ratios are taken
 // within a round so load from other processes hits both sides alike, and the table reports the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces bench/results/synthetic/: R-AdaZO's synthetic comparison (METHODS.md §4) with `zo bench
+# Reproduces bench/results/synthetic/: R-AdaZO's synthetic comparison (docs/methods.md §4) with `zo bench
 # synthetic`. d = 10 000; quadratic, rosenbrock, levy, ackley; zo-sgd, zo-sign-sgd, zo-rmsprop,
 # zo-adamm, r-adazo; 10 000 steps of one central two-point probe each (20 002 queries a run, the same
 # for every optimizer); Gaussian directions, ε = 1e-3, β₁ = 0.9, β₂ = 0.99, seed 0. Every optimizer runs

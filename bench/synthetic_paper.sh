@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces bench/results/synthetic/paper-estimator/: the synthetic comparison of bench/synthetic.sh
-# redone with the R-AdaZO paper's estimator form (METHODS.md §1): forward differences, K = 10
+# redone with the R-AdaZO paper's estimator form (docs/methods.md §1): forward differences, K = 10
 # directions uniform on the sphere sharing one f(θ) a step (11 queries a step). Same query budget as
 # bench/synthetic.sh: 1 818 steps = 1 + 11·1818 + 1 = 20 000 queries a run (≤ the 20 002 there), the
 # same for every optimizer. ε = 1e-5, i.e. the paper's μ = ε·√d = 1e-3 at d = 10 000

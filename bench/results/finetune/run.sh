@@ -17,7 +17,7 @@ work=${ZO_BENCH_WORK:-/tmp/zo-bench-finetune}
 mkdir -p "$work"
 [ -f "$work/opt125m/model.safetensors" ] || /usr/bin/python3 "$here/make_random_opt.py" "$work/opt125m" --shape 125m
 [ -f "$work/optsmall/model.safetensors" ] || /usr/bin/python3 "$here/make_random_opt.py" "$work/optsmall" --shape small
-# 64 SST-2-style records of ~120 tokens (batch 4 × ~128 tokens, the CPU setting of METHODS.md §3).
+# 64 SST-2-style records of ~120 tokens (batch 4 × ~128 tokens, the CPU setting of docs/methods.md §3).
 /usr/bin/python3 - "$work" <<'PY'
 import json, random, sys
 work = sys.argv[1]
