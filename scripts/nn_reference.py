@@ -6,7 +6,8 @@ modeling_llama.py (eager attention, inference mode, no KV cache), reading HF-for
 transformers itself is not installable on this project's machines, hence this reimplementation.
 ASSETS.md records that a ~60-line PyTorch OPT written this way reproduced HF transformers' losses
 exactly. Weights stored as bf16/f16 are upcast to float32 and the computation runs in float32 — what
-HF does when a model is loaded with torch_dtype=float32, and what zo does.
+HF does when a model is loaded with torch_dtype=float32, and what zo does. With the weights converted
+to float64 (.double()) the same code runs in float64 (scripts/make_prompt_goldens.py).
 
 Used by scripts/make_nn_goldens.py (test goldens) and bench/forward_bench.py (speed peer)."""
 import json
@@ -110,7 +111,8 @@ def causal_mask_4d(attention_mask, dtype=torch.float32):
 def eager_attention(query, key, value, attention_mask, scaling):
     attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
     attn_weights = attn_weights + attention_mask
-    attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    # HF's softmax runs in float32; a float64 forward (weights .double()) keeps float64 here
+    attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.promote_types(query.dtype, torch.float32)).to(query.dtype)
     attn_output = torch.matmul(attn_weights, value)
     return attn_output.transpose(1, 2).contiguous()
 
@@ -177,7 +179,7 @@ def opt_forward(config, W, input_ids, attention_mask, head_rows=None):
 
 def rms_norm(hidden_states, weight, eps):
     input_dtype = hidden_states.dtype
-    hidden_states = hidden_states.to(torch.float32)
+    hidden_states = hidden_states.to(torch.promote_types(input_dtype, torch.float32))  # float32, or float64
     variance = hidden_states.pow(2).mean(-1, keepdim=True)
     hidden_states = hidden_states * torch.rsqrt(variance + eps)
     return weight * hidden_states.to(input_dtype)
