@@ -1,0 +1,156 @@
+// The `zo` command as a new user meets it: exit status 2 and CLI11's message for usage errors (an
+// unknown command names the closest one; `zo` alone prints the usage), 1 for runtime errors, 0 for
+// --help and --version.
+#include "../test_util.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kZo = std::string(ZO_BINARY_DIR) + "/zo";
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `zo args…` (no shell) with stdout and stderr captured; status is the exit code, or 128 + the
+// signal that ended it.
+Result zo(const std::vector<std::string>& args) {
+  const fs::path dir = zo::test::fresh_dir("zo_cli_test_");
+  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (std::freopen(out.c_str(), "w", stdout) == nullptr || std::freopen(err.c_str(), "w", stderr) == nullptr) ::_exit(126);
+    std::vector<char*> argv{const_cast<char*>(kZo.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Result r;
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(kZo)) << kZo << " is missing: build the zo target first";
+  }
+};
+
+TEST_F(Cli, AnUnknownCommandNamesTheClosestOne) {
+  const Result r = zo({"finetun"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "zo: unknown command 'finetun'. Did you mean 'finetune'?\n");
+  EXPECT_EQ(r.out, "");
+
+  const Result swapped = zo({"socre", "--model", "m"});
+  EXPECT_EQ(swapped.status, 2);
+  EXPECT_TRUE(contains(swapped.err, "unknown command 'socre'. Did you mean 'score'?")) << swapped.err;
+}
+
+TEST_F(Cli, AnUnknownCommandFarFromAllListsThem) {
+  const Result r = zo({"xyzzy"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "zo: unknown command 'xyzzy'. Commands: ")) << r.err;
+  for (const char* command : {"attack", "bench", "finetune", "replay", "score"}) EXPECT_TRUE(contains(r.err, command)) << r.err;
+  EXPECT_FALSE(contains(r.err, "Did you mean")) << r.err;
+}
+
+TEST_F(Cli, AnUnknownNestedCommandNamesTheClosestOne) {
+  const Result r = zo({"bench", "synthetik"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "zo bench: unknown command 'synthetik'. Did you mean 'synthetic'?\n");
+}
+
+TEST_F(Cli, VersionPrintsTheProjectVersion) {
+  const Result r = zo({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("zo [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << r.out;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(Cli, NoCommandPrintsTheUsageWithTheCommands) {
+  const Result r = zo({});
+  EXPECT_EQ(r.status, 2);
+  const std::string all = r.out + r.err;
+  EXPECT_TRUE(contains(all, "Usage: zo")) << all;
+  EXPECT_TRUE(contains(all, "Subcommands:")) << all;
+  for (const char* command : {"attack", "bench", "finetune", "generate", "replay", "score"})
+    EXPECT_TRUE(contains(all, command)) << all;
+
+  const Result bench = zo({"bench"});
+  EXPECT_EQ(bench.status, 2);
+  EXPECT_TRUE(contains(bench.out + bench.err, "synthetic")) << bench.out + bench.err;
+}
+
+TEST_F(Cli, AnUnknownOptionIsAUsageError) {
+  const Result r = zo({"finetune", "--no-such-flag"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "The following argument was not expected: --no-such-flag")) << r.err;
+
+  const Result top = zo({"--no-such-flag"});
+  EXPECT_EQ(top.status, 2);
+  EXPECT_TRUE(contains(top.err, "--no-such-flag")) << top.err;
+}
+
+TEST_F(Cli, ABadValueIsAUsageError) {
+  const Result r = zo({"finetune", "--steps", "abc"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "--steps")) << r.err;
+  EXPECT_TRUE(contains(r.err, "abc")) << r.err;
+}
+
+TEST_F(Cli, AMissingValueOrRequiredOptionIsAUsageError) {
+  const Result missing_value = zo({"finetune", "--steps"});
+  EXPECT_EQ(missing_value.status, 2);
+  EXPECT_TRUE(contains(missing_value.err, "--steps")) << missing_value.err;
+
+  const Result missing_option = zo({"score", "--text", "x"});
+  EXPECT_EQ(missing_option.status, 2);
+  EXPECT_TRUE(contains(missing_option.err, "--model is required")) << missing_option.err;
+}
+
+TEST_F(Cli, ARuntimeErrorExitsWithOne) {
+  const Result r = zo({"score", "--model", "/nonexistent", "--text", "x"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "zo: error: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--text")) << r.err;  // the file it cannot open
+}
+
+TEST_F(Cli, HelpExitsWithZero) {
+  const Result r = zo({"bench", "synthetic", "--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(contains(r.out, "Usage: zo bench synthetic")) << r.out;
+  EXPECT_TRUE(contains(r.out, "--optimizer")) << r.out;
+
+  const Result top = zo({"--help"});
+  EXPECT_EQ(top.status, 0);
+  EXPECT_TRUE(contains(top.out, "--version")) << top.out;
+}
+
+}  // namespace
