@@ -278,7 +278,7 @@ void run(CLI::App& sub, FinetuneArgs& a) {
   progress.finish(fmt::format("loss {:.4g}  {:.3g} steps/s{}", summary.losses.empty() ? 0.0 : summary.losses.back(),
                               summary.seconds > 0 ? steps_run / summary.seconds : 0.0, last_eval));
 
-  export_weights(model, setup, out / "model");
+  export_weights(model, setup, out / "model", a.model, tokenizer_path);
   if (!a.no_plots) write_plots(out, summary, out / "eval_log.csv");
   nlohmann::json report = {
       {"termination", to_string(summary.termination)},

@@ -1,10 +1,16 @@
 #include "zo/train/model_setup.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/safetensors.hpp"
 
 #include <sys/resource.h>
 #include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace zo {
 
@@ -79,7 +85,62 @@ ModelSetup model_setup_from_ledger(nn::Model& model, const nlohmann::json& confi
   }
 }
 
-void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::path& dir) {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Files that define a tokenizer's vocabulary besides tokenizer.json (the slow tokenizers' inputs).
+bool is_vocabulary_file(const std::string& name) {
+  return name == "vocab.json" || name == "merges.txt" || name == "tokenizer.model" || name == "added_tokens.json";
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open: {}", path.string(), std::strerror(errno));
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) fail("{}: cannot read: {}", path.string(), std::strerror(errno));
+  return bytes;
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) && !ec;
+}
+
+}  // namespace
+
+const std::vector<std::string>& model_files_copied() {
+  static const std::vector<std::string> names = {
+      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+      "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json"};
+  return names;
+}
+
+void copy_model_files(const fs::path& base_dir, const fs::path& tokenizer, const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail("{}: cannot create folder: {}", dir.string(), ec.message());
+  const fs::path base_tokenizer = base_dir.empty() ? fs::path() : base_dir / "tokenizer.json";
+  const fs::path run_tokenizer = tokenizer.empty() ? base_tokenizer : tokenizer;
+  bool same_vocabulary = true;
+  if (!run_tokenizer.empty() && (!tokenizer.empty() || fs::is_regular_file(run_tokenizer))) {
+    const std::string bytes = read_bytes(run_tokenizer);
+    if (!tokenizer.empty() && !base_dir.empty() && !same_file(tokenizer, base_tokenizer)) {
+      same_vocabulary = fs::is_regular_file(base_tokenizer) && read_bytes(base_tokenizer) == bytes;
+    }
+    if (!same_file(run_tokenizer, dir / "tokenizer.json")) write_file_atomic(dir / "tokenizer.json", bytes);
+  }
+  if (base_dir.empty()) return;
+  for (const std::string& name : model_files_copied()) {
+    if (name == "tokenizer.json" || (!same_vocabulary && is_vocabulary_file(name))) continue;
+    const fs::path from = base_dir / name;
+    if (!fs::is_regular_file(from) || same_file(from, dir / name)) continue;
+    write_file_atomic(dir / name, read_bytes(from));
+  }
+}
+
+void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::path& dir,
+                    const std::filesystem::path& base_dir, const std::filesystem::path& tokenizer) {
   std::filesystem::create_directories(dir);
   if (setup.lora) {
     setup.lora->merge();
@@ -92,6 +153,7 @@ void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::
                            {"lora_alpha", fmt::format("{}", setup.lora->options().alpha)}});
   }
   model.save_pretrained(dir);
+  if (!base_dir.empty() || !tokenizer.empty()) copy_model_files(base_dir, tokenizer, dir);
 }
 
 double peak_rss_mb() {

@@ -14,7 +14,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace zo {
 
@@ -45,8 +47,22 @@ ModelSetup model_setup_from_ledger(nn::Model& model, const nlohmann::json& confi
 
 // Writes the fine-tuned model to dir (config.json + model.safetensors, Model::save_pretrained); in
 // LoRA mode the adapters are merged into the weights first and also written to
-// dir/adapters.safetensors.
-void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::path& dir);
+// dir/adapters.safetensors. With base_dir set, dir is then made a complete model folder:
+// copy_model_files(base_dir, tokenizer, dir).
+void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::path& dir,
+                    const std::filesystem::path& base_dir = {}, const std::filesystem::path& tokenizer = {});
+
+// Copies into dir, each atomically (temporary name in dir, fsync, rename), the tokenizer and generation
+// files the base model's folder holds (model_files_copied; a missing one is skipped). `tokenizer` is the
+// tokenizer.json the run used (empty: base_dir/tokenizer.json); it is written as dir/tokenizer.json.
+// When it is not byte-identical to base_dir/tokenizer.json, the base folder's vocabulary files
+// (vocab.json, merges.txt, tokenizer.model, added_tokens.json) describe another tokenizer and are not
+// copied. Throws zo::Error naming the file that cannot be read or written.
+void copy_model_files(const std::filesystem::path& base_dir, const std::filesystem::path& tokenizer,
+                      const std::filesystem::path& dir);
+
+// The file names copy_model_files looks for in the base model's folder.
+const std::vector<std::string>& model_files_copied();
 
 // Peak resident memory of this process so far, in MiB (getrusage).
 double peak_rss_mb();
