@@ -3,9 +3,8 @@ forward passes written line by line after Hugging Face transformers' modeling_op
 modeling_llama.py (eager attention, inference mode, no KV cache), reading HF-format folders
 (config.json + model.safetensors or a sharded model.safetensors.index.json).
 
-transformers itself is not installable on this project's machines, hence this reimplementation.
-ASSETS.md records that a ~60-line PyTorch OPT written this way reproduced HF transformers' losses
-exactly. Weights stored as bf16/f16 are upcast to float32 and the computation runs in float32 — what
+transformers itself is not packaged for Debian 12, hence this reimplementation. A ~60-line PyTorch
+OPT written this way was checked to reproduce HF transformers' losses exactly. Weights stored as bf16/f16 are upcast to float32 and the computation runs in float32 — what
 HF does when a model is loaded with torch_dtype=float32, and what zo does. With the weights converted
 to float64 (.double()) the same code runs in float64 (scripts/make_prompt_goldens.py).
 
