@@ -4,7 +4,7 @@
 // the PyTorch peer on the same folder and compares.
 //
 //   forward_bench MODEL_DIR B T REPEATS
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/model.hpp"
 
 #include <sys/resource.h>

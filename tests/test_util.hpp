@@ -1,7 +1,7 @@
 // Helpers shared by the test programs: error-message checks and per-test scratch folders.
 #pragma once
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // query budget (docs/attack.md).
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/tasks/attack.hpp"
 #include "zo/tasks/idx.hpp"
 #include "zo/tasks/victim.hpp"

@@ -3,13 +3,13 @@
 // DIR/curves.csv, DIR/summary.json, DIR/curves.png and DIR/table.md. See README "zo bench synthetic".
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/optim/minimize.hpp"
 #include "zo/tasks/synthetic.hpp"
-#include "zo/core/atomic_file.hpp"
-#include "zo/train/csv.hpp"
-#include "zo/train/plot.hpp"
-#include "zo/train/progress.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/csv.hpp"
+#include "zo/util/plot.hpp"
+#include "zo/util/progress.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -104,7 +104,7 @@ T parse_name(const std::string& text, std::string_view option, F from_string) {
 }
 
 struct Plan {
-  SyntheticOptions synthetic;
+  tasks::SyntheticOptions synthetic;
   std::vector<OptimizerKind> optimizers;
   std::size_t baseline = 0;  // index into optimizers
   std::vector<double> lrs;   // ascending, distinct
@@ -117,9 +117,9 @@ struct Plan {
 
 Plan make_plan(const SyntheticArgs& a) {
   Plan p;
-  p.synthetic.function = parse_name<SyntheticFunction>(a.function, "--function", synthetic_function_from_string);
+  p.synthetic.function = parse_name<tasks::SyntheticFunction>(a.function, "--function", tasks::synthetic_function_from_string);
   if (a.dim < 1) fail("option --dim = {}: must be >= 1", a.dim);
-  if (p.synthetic.function == SyntheticFunction::rosenbrock && a.dim < 2)
+  if (p.synthetic.function == tasks::SyntheticFunction::rosenbrock && a.dim < 2)
     fail("option --dim = {}: rosenbrock needs >= 2", a.dim);
   p.synthetic.dim = a.dim;
   if (!(std::isfinite(a.condition) && a.condition >= 1)) fail("option --condition = {}: must be finite and >= 1", a.condition);
@@ -208,7 +208,7 @@ struct Shared {
 };
 
 void execute(const Plan& plan, Run& run, Shared& shared) {
-  Synthetic objective(plan.synthetic);
+  tasks::Synthetic objective(plan.synthetic);
   std::vector<float> x = objective.x0();
   run.initial_loss = objective.value(x);
   run.curve.push_back({0, 0, run.initial_loss});

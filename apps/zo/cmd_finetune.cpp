@@ -5,7 +5,7 @@
 // name (flags on the command line win) and holds a custom template under "template".
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/model.hpp"
 #include "zo/nn/safetensors.hpp"
 #include "zo/nn/text.hpp"
@@ -13,9 +13,10 @@
 #include "zo/tasks/dataset.hpp"
 #include "zo/tasks/encoded_example.hpp"
 #include "zo/tasks/prompt.hpp"
-#include "zo/core/atomic_file.hpp"
-#include "zo/train/plot.hpp"
-#include "zo/train/progress.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/plot.hpp"
+#include "zo/util/progress.hpp"
+#include "zo/util/rss.hpp"
 #include "zo/train/prompt_objective.hpp"
 #include "zo/train/model_setup.hpp"
 #include "zo/train/trainer.hpp"
@@ -109,15 +110,15 @@ std::optional<nlohmann::json> apply_config(CLI::App& sub, const std::string& pat
   return tmpl;
 }
 
-std::vector<Example> load_examples(const PromptTemplate& tmpl, const std::string& file, std::int64_t k, bool per_class,
+std::vector<tasks::Example> load_examples(const tasks::PromptTemplate& tmpl, const std::string& file, std::int64_t k, bool per_class,
                                    std::uint64_t seed) {
-  const std::vector<Record> records = read_jsonl(file);
+  const std::vector<tasks::Record> records = tasks::read_jsonl(file);
   if (records.empty()) fail("{}: no records", file);
-  std::vector<Example> all = tmpl.render(records);
+  std::vector<tasks::Example> all = tmpl.render(records);
   std::vector<int> labels;
-  for (const Example& e : all) labels.push_back(e.gold);
-  std::vector<Example> picked;
-  for (std::size_t i : sample_indices(labels, {.k = k, .per_class = per_class, .seed = seed})) picked.push_back(std::move(all[i]));
+  for (const tasks::Example& e : all) labels.push_back(e.gold);
+  std::vector<tasks::Example> picked;
+  for (std::size_t i : tasks::sample_indices(labels, {.k = k, .per_class = per_class, .seed = seed})) picked.push_back(std::move(all[i]));
   return picked;
 }
 
@@ -197,12 +198,12 @@ void run(CLI::App& sub, FinetuneArgs& a) {
   if (a.model.empty()) fail("option --model: required (a folder with config.json and model.safetensors)");
   if (a.train.empty()) fail("option --train: required (a JSONL file)");
   const fs::path out = a.out;
-  const TaskKind kind = task_kind_from_string(a.task);
-  const PromptTemplate tmpl = kind == TaskKind::custom
-                                  ? (tmpl_json ? PromptTemplate::custom(CustomTemplate::from_json(*tmpl_json, a.config + ": template"))
-                                               : PromptTemplate::builtin(kind))
-                                  : PromptTemplate::builtin(kind);
-  if (tmpl_json && kind != TaskKind::custom) fail("{}: key 'template' needs --task custom (got --task {})", a.config, a.task);
+  const tasks::TaskKind kind = tasks::task_kind_from_string(a.task);
+  const tasks::PromptTemplate tmpl = kind == tasks::TaskKind::custom
+                                  ? (tmpl_json ? tasks::PromptTemplate::custom(tasks::CustomTemplate::from_json(*tmpl_json, a.config + ": template"))
+                                               : tasks::PromptTemplate::builtin(kind))
+                                  : tasks::PromptTemplate::builtin(kind);
+  if (tmpl_json && kind != tasks::TaskKind::custom) fail("{}: key 'template' needs --task custom (got --task {})", a.config, a.task);
 
   nn::Model model = nn::Model::load(a.model);
   const fs::path tokenizer_path = a.tokenizer.empty() ? fs::path(a.model) / "tokenizer.json" : fs::path(a.tokenizer);
@@ -210,22 +211,22 @@ void run(CLI::App& sub, FinetuneArgs& a) {
   nn::check_tokenizer_fits(model, tokenizer, a.model, tokenizer_path);
   const std::int64_t max_tokens = a.max_tokens > 0 ? a.max_tokens : std::min<std::int64_t>(2048, model.config().max_positions);
   const std::uint64_t data_seed = a.data_seed.value_or(a.seed);
-  const TextEncoder encode = [&](std::string_view text) { return tokenizer.encode(text, true); };
-  auto encode_all = [&](const std::vector<Example>& examples) {
-    std::vector<EncodedExample> out_examples;
-    for (const Example& e : examples) out_examples.push_back(encode_example(e, encode, max_tokens, a.keep_last));
+  const tasks::TextEncoder encode = [&](std::string_view text) { return tokenizer.encode(text, true); };
+  auto encode_all = [&](const std::vector<tasks::Example>& examples) {
+    std::vector<tasks::EncodedExample> out_examples;
+    for (const tasks::Example& e : examples) out_examples.push_back(tasks::encode_example(e, encode, max_tokens, a.keep_last));
     return out_examples;
   };
-  std::vector<EncodedExample> train = encode_all(load_examples(tmpl, a.train, a.k, a.per_class, data_seed));
-  std::vector<EncodedExample> eval;
+  std::vector<tasks::EncodedExample> train = encode_all(load_examples(tmpl, a.train, a.k, a.per_class, data_seed));
+  std::vector<tasks::EncodedExample> eval;
   if (!a.eval.empty()) eval = encode_all(load_examples(tmpl, a.eval, a.eval_k, false, data_seed));
 
   ModelSetup setup = make_model_setup(
       model, {.mode = train_mode_from_string(a.mode),
               .lora = {.rank = a.lora_rank, .alpha = a.lora_alpha, .target = a.lora_target, .init_seed = a.seed}});
   PromptObjective objective(model, std::move(train), std::move(eval),
-                            {.loss = prompt_loss_from_string(a.loss),
-                             .score = candidate_score_from_string(a.score),
+                            {.loss = tasks::prompt_loss_from_string(a.loss),
+                             .score = tasks::candidate_score_from_string(a.score),
                              .eval_batch = a.eval_batch,
                              .shared_prefix = !a.no_shared_prefix},
                             setup.lora.get());

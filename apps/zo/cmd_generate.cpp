@@ -2,7 +2,7 @@
 // zo::nn::generate_greedy (include/zo/nn/text.hpp).
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/model.hpp"
 #include "zo/nn/text.hpp"
 #include "zo/nn/tokenizer.hpp"

@@ -5,7 +5,7 @@
 // forward pass is needed.
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/model.hpp"
 #include "zo/train/ledger.hpp"
 #include "zo/train/model_setup.hpp"

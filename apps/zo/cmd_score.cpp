@@ -2,7 +2,8 @@
 // in windows of --max-length tokens batched --batch at a time (zo::nn::score in include/zo/nn/text.hpp).
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 #include "zo/nn/model.hpp"
 #include "zo/nn/text.hpp"
 #include "zo/nn/tokenizer.hpp"
@@ -32,11 +33,7 @@ struct ScoreArgs {
 
 void run_score(const ScoreArgs& args) {
   const fs::path tokenizer_path = args.tokenizer.empty() ? fs::path(args.model) / "tokenizer.json" : fs::path(args.tokenizer);
-  std::ifstream in(args.text, std::ios::binary);
-  if (!in) fail("option --text = '{}': cannot open the file", args.text);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  const std::string text = read_file(args.text, "text file (--text)");
 
   const nn::Tokenizer tokenizer = nn::Tokenizer::from_file(tokenizer_path);
   nn::Model model = nn::Model::load(args.model);

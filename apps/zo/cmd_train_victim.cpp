@@ -2,7 +2,7 @@
 // forward/backward), reports test accuracy per epoch, and saves it as safetensors.
 #include "command.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/tasks/idx.hpp"
 #include "zo/tasks/victim.hpp"
 

@@ -3,7 +3,7 @@
 
 #include "direction_detail.hpp"
 #include "random_batch.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/kernels.hpp"
 #include "zo/core/random.hpp"
 

@@ -3,7 +3,7 @@
 // non-NaN input (NaN stays a quiet NaN with the top payload bits kept, as F16C does).
 #include "zo/core/dtype.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <cstring>
 

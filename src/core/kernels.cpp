@@ -4,7 +4,7 @@
 #include "zo/core/kernels.hpp"
 
 #include "direction_detail.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // ParamSet: registration checks and block partitions.
 #include "zo/core/params.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <algorithm>

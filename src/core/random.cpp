@@ -4,7 +4,7 @@
 #include "zo/core/random.hpp"
 
 #include "random_batch.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/philox.hpp"
 
 #include <algorithm>

@@ -2,8 +2,8 @@
 // Parameters live in one owned buffer (64-byte aligned views, llm.c style), in their stored dtype.
 #include "zo/nn/model.hpp"
 
-#include "zo/core/atomic_file.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/ops.hpp"
 #include "zo/nn/safetensors.hpp"
 

@@ -1,6 +1,6 @@
 // config.json → ModelConfig, with HF's defaults (configuration_opt.py, configuration_llama.py) for
 // absent fields and an error naming the file and field for everything zo cannot run.
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/model.hpp"
 
 #include <fstream>

@@ -1,7 +1,7 @@
 // CPU backend of ops.hpp: OpenBLAS sgemm for matrix products, OpenMP loops elsewhere.
 #include "zo/nn/ops.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <cblas.h>
 

@@ -1,6 +1,7 @@
 #include "zo/nn/safetensors.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -253,23 +254,6 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path) {
   return SafeTensors(std::move(impl));
 }
 
-namespace {
-
-void write_all(int fd, const void* data, std::size_t n, const std::string& file) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t written = ::write(fd, p, std::min<std::size_t>(n, std::size_t(1) << 30));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      fail("{}: write failed: {}", file, errno_text());
-    }
-    p += written;
-    n -= std::size_t(written);
-  }
-}
-
-}  // namespace
-
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata) {
   const std::string file = path.string();
@@ -298,44 +282,14 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Tensor
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(std::uint64_t(text.size()) >> (8 * i));
 
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string tmp_name = path.filename().string();
-  tmp_name.insert(tmp_name.begin(), '.');
-  tmp_name.append(".tmp.XXXXXX");
-  std::string tmp_template = (dir / tmp_name).string();
-  int fd = ::mkstemp(tmp_template.data());
-  if (fd < 0) fail("{}: cannot create a temporary file in {}: {}", file, dir.string(), errno_text());
-  const std::string tmp = tmp_template;
-  try {
-    write_all(fd, length, 8, file);
-    write_all(fd, text.data(), text.size(), file);
-    for (const TensorToWrite& t : tensors) {
-      const std::size_t nbytes = std::size_t(*checked_numel(t.shape)) * element_bytes(t.dtype);
-      if (nbytes > 0) write_all(fd, t.data, nbytes, file);
-    }
-    if (::fchmod(fd, 0644) != 0) fail("{}: chmod failed: {}", file, errno_text());
-    if (::fsync(fd) != 0) fail("{}: fsync failed: {}", file, errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
+  AtomicFileWriter out(path);
+  out.write(length, 8);
+  out.write(text);
+  for (const TensorToWrite& t : tensors) {
+    const std::size_t nbytes = std::size_t(*checked_numel(t.shape)) * element_bytes(t.dtype);
+    if (nbytes > 0) out.write(t.data, nbytes);
   }
-  if (::close(fd) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail("{}: close failed: {}", file, why);
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    fail("{}: cannot rename the temporary file into place: {}", file, why);
-  }
-  // Make the rename itself durable.
-  int dir_fd = ::open(dir.string().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  out.commit();
 }
 
 }  // namespace zo::nn

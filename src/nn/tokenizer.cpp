@@ -13,7 +13,8 @@
 
 #include "tokenizer_internal.hpp"
 #include "tokenizer_unicode.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 
 namespace zo::nn {
 
@@ -106,14 +107,6 @@ class Matcher {
   };
   std::vector<Node> nodes_;
 };
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("tokenizer file '{}': cannot open it", path.string());
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 // Field access that names the file and the JSON path in its errors.
 class Reader {
@@ -490,7 +483,7 @@ void Tokenizer::Impl::parse_special_ids(const std::filesystem::path& path) {
     const std::string where_config = fmt::format("tokenizer config '{}'", config_path.string());
     json config;
     try {
-      config = json::parse(read_file(config_path));
+      config = json::parse(read_file(config_path, "tokenizer config"));
     } catch (const json::exception& e) {
       fail("{}: not valid JSON: {}", where_config, e.what());
     }
@@ -801,7 +794,7 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
   if (!std::filesystem::is_regular_file(tokenizer_json)) fail("{}: no such file", impl->where);
   json root;
   try {
-    root = json::parse(read_file(tokenizer_json));
+    root = json::parse(read_file(tokenizer_json, "tokenizer file"));
   } catch (const json::exception& e) {
     fail("{}: not valid JSON: {}", impl->where, e.what());
   }

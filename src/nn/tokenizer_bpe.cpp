@@ -6,7 +6,7 @@
 
 #include "tokenizer_internal.hpp"
 #include "tokenizer_unicode.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 namespace zo::nn::tokenizer_detail {
 namespace {

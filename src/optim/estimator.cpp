@@ -2,7 +2,7 @@
 // offset is still applied when a loss evaluation throws, so θ always comes back.
 #include "zo/optim/estimator.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/kernels.hpp"
 #include "zo/core/random.hpp"
 

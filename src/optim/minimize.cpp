@@ -1,7 +1,7 @@
 // The minimize loop: one Estimator, one Optimizer, one Direction over a single param "x".
 #include "zo/optim/minimize.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <chrono>
 #include <cmath>

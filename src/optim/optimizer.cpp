@@ -3,7 +3,7 @@
 #include "zo/optim/optimizer.hpp"
 
 #include "rules/rule.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/kernels.hpp"
 
 #include <fmt/ranges.h>

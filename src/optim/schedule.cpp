@@ -1,6 +1,6 @@
 #include "zo/optim/schedule.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <algorithm>
 #include <cmath>

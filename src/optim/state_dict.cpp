@@ -5,7 +5,7 @@
 //   u64 count                   scalars, each: u32 n, n bytes name, f64 value
 //   u64 count                   tensors, each: u32 n, n bytes name, u64 elements, elements × f32
 // Nothing may follow the last tensor.
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/optim/optimizer.hpp"
 
 #include <bit>

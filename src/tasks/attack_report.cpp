@@ -1,8 +1,8 @@
 // Files of a `zo attack` run: CSVs, loss and success curves, the examples grid, the summary table.
-#include "zo/core/atomic_file.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/error.hpp"
 #include "zo/tasks/attack.hpp"
-#include "zo/train/plot.hpp"
+#include "zo/util/plot.hpp"
 
 #include <fmt/format.h>
 

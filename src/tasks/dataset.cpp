@@ -1,13 +1,13 @@
 #include "zo/tasks/dataset.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 
-namespace zo {
+namespace zo::tasks {
 
 namespace {
 
@@ -128,4 +128,4 @@ std::vector<std::size_t> sample_indices(std::span<const int> labels, const Sampl
   return picked;
 }
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -1,8 +1,8 @@
 #include "zo/tasks/encoded_example.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
-namespace zo {
+namespace zo::tasks {
 
 EncodedExample encode_example(const Example& example, const TextEncoder& encode, std::int64_t max_tokens,
                               std::int64_t keep_last) {
@@ -41,4 +41,4 @@ EncodedExample encode_example(const Example& example, const TextEncoder& encode,
   return out;
 }
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -1,6 +1,6 @@
 #include "zo/tasks/idx.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <zlib.h>
 

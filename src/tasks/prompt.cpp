@@ -1,12 +1,12 @@
 #include "zo/tasks/prompt.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 
-namespace zo {
+namespace zo::tasks {
 
 namespace {
 
@@ -348,4 +348,4 @@ std::vector<Example> PromptTemplate::render(std::span<const Record> records) con
   return out;
 }
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -1,12 +1,12 @@
 #include "zo/tasks/prompt_loss.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-namespace zo {
+namespace zo::tasks {
 
 std::string_view to_string(PromptLoss loss) { return loss == PromptLoss::lm ? "lm" : "classification"; }
 
@@ -86,4 +86,4 @@ int predict(std::span<const double> scores) {
   return static_cast<int>(best);
 }
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -12,13 +12,13 @@
 //                     stationary; far out, |x| ≫ 1, the function is flat).
 #include "zo/tasks/synthetic.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <cmath>
 #include <numbers>
 
-namespace zo {
+namespace zo::tasks {
 
 std::string_view to_string(SyntheticFunction f) {
   switch (f) {
@@ -142,4 +142,4 @@ std::vector<float> Synthetic::x0() const {
   return std::vector<float>(std::size_t(options_.dim), start);
 }
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -1,6 +1,6 @@
 #include "zo/tasks/victim.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/philox.hpp"
 
 #include <cblas.h>

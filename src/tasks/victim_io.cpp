@@ -1,6 +1,6 @@
 // Safetensors I/O of the victim MLP (victim.hpp): the architecture lives in the metadata, and loading
 // holds metadata, tensor names, shapes and dtypes to each other.
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/safetensors.hpp"
 #include "zo/tasks/victim.hpp"
 

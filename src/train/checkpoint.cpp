@@ -1,6 +1,7 @@
 #include "zo/train/checkpoint.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 #include "zo/nn/safetensors.hpp"
 
 #include <fcntl.h>
@@ -36,40 +37,6 @@ std::int64_t step_of(const std::string& name) {
     step = step * 10 + (name[i] - '0');
   }
   return step;
-}
-
-void fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) fail("{}: cannot open for fsync: {}", path.string(), std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) fail("{}: fsync failed: {}", path.string(), std::strerror(errno));
-}
-
-void write_synced(const fs::path& path, std::string_view bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("{}: cannot create: {}", path.string(), std::strerror(errno));
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      fail("{}: write failed: {}", path.string(), std::strerror(err));
-    }
-    bytes.remove_prefix(std::size_t(n));
-  }
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) fail("{}: fsync failed: {}", path.string(), std::strerror(errno));
-}
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open the checkpoint file", path.string());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 std::uint32_t crc_of_file(const fs::path& path) {
@@ -144,18 +111,18 @@ fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const
       tensors.push_back({.name = p.name, .dtype = p.dtype, .shape = p.shape, .data = p.data});
     }
     nn::write_safetensors(tmp / kParams, tensors, {{"format", std::string(kFormat)}});
-    write_synced(tmp / kOptimizer, optimizer.serialize());
+    write_file_atomic(tmp / kOptimizer, optimizer.serialize());
     nlohmann::json files = nlohmann::json::object();
     for (std::string_view f : {kParams, kOptimizer}) {
       const fs::path p = tmp / f;
       files[std::string(f)] = {{"bytes", fs::file_size(p)}, {"crc32", crc_of_file(p)}};
     }
     const nlohmann::json meta = {{"format", kFormat}, {"version", kVersion}, {"run", state.to_json()}, {"files", files}};
-    write_synced(tmp / kState, meta.dump(2) + "\n");
-    fsync_path(tmp, true);
+    write_file_atomic(tmp / kState, meta.dump(2) + "\n");
+    fsync_directory(tmp);
     if (fs::exists(final_dir)) fs::remove_all(final_dir);
     fs::rename(tmp, final_dir);
-    fsync_path(root, true);
+    fsync_directory(root);
   } catch (const fs::filesystem_error& e) {
     fs::remove_all(tmp, ec);
     fail("{}: cannot write the checkpoint: {}", final_dir.string(), e.what());
@@ -194,7 +161,7 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
   const std::string where = state_path.string();
   nlohmann::json meta;
   try {
-    meta = nlohmann::json::parse(read_all(state_path));
+    meta = nlohmann::json::parse(read_file(state_path, "checkpoint state"));
   } catch (const nlohmann::json::parse_error& e) {
     fail("{}: not valid JSON ({})", where, e.what());
   }
@@ -234,7 +201,7 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
     const nn::TensorView& t = file.at(p.name);
     std::memcpy(p.data, t.data, t.nbytes);
   }
-  out.optimizer = StateDict::deserialize(read_all(dir / kOptimizer));
+  out.optimizer = StateDict::deserialize(read_file(dir / kOptimizer, "checkpoint's optimizer state"));
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "zo/train/ledger.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -108,15 +109,6 @@ void sync_fd(int fd, const std::filesystem::path& path) {
   if (::fsync(fd) != 0) fail("{}: fsync failed: {}", path.string(), std::strerror(errno));
 }
 
-void sync_parent(const std::filesystem::path& path) {
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 }  // namespace
 
@@ -135,11 +127,7 @@ std::string format_ledger_row(const LedgerRow& row) {
 }
 
 Ledger read_ledger(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open the ledger", path.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  const std::string text = read_file(path, "ledger");
   Ledger ledger;
   std::size_t pos = 0;
   std::int64_t line_number = 0;
@@ -222,7 +210,7 @@ LedgerWriter LedgerWriter::create(const std::filesystem::path& path, const nlohm
   LedgerWriter writer(path, fd, fsync_every, 0, -1);
   write_all(fd, fmt::format("{}\n{}{}\n", kMagic, kConfigPrefix, config.dump()), path);
   sync_fd(fd, path);
-  sync_parent(path);
+  fsync_directory(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."));
   return writer;
 }
 

@@ -1,6 +1,6 @@
 #include "zo/train/lora.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <cblas.h>

@@ -156,10 +156,4 @@ void export_weights(nn::Model& model, ModelSetup& setup, const std::filesystem::
   if (!base_dir.empty() || !tokenizer.empty()) copy_model_files(base_dir, tokenizer, dir);
 }
 
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_maxrss) / 1024.0;  // Linux: KiB
-}
-
 }  // namespace zo

@@ -1,6 +1,6 @@
 #include "zo/train/options_json.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <set>
 

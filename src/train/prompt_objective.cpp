@@ -1,6 +1,6 @@
 #include "zo/train/prompt_objective.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,14 +12,14 @@ void PromptObjectiveOptions::validate() const {
   if (eval_batch < 1) fail("option 'eval_batch' = {}: must be >= 1", eval_batch);
 }
 
-PromptObjective::PromptObjective(nn::Model& model, std::vector<EncodedExample> train, std::vector<EncodedExample> eval,
+PromptObjective::PromptObjective(nn::Model& model, std::vector<tasks::EncodedExample> train, std::vector<tasks::EncodedExample> eval,
                                  PromptObjectiveOptions options, LoraAdapters* lora)
     : model_(model), model_params_(model.params()), train_(std::move(train)), eval_(std::move(eval)),
       options_(options), lora_(lora) {
   options_.validate();
   if (train_.empty()) fail("prompt objective: no training examples");
   for (const auto* set : {&train_, &eval_}) {
-    for (const EncodedExample& e : *set) {
+    for (const tasks::EncodedExample& e : *set) {
       if (e.sequences.empty()) fail("{}: the example has no candidates", e.where);
       if (e.gold < 0 || std::size_t(e.gold) >= e.sequences.size()) fail("{}: gold index {} outside the candidates", e.where, e.gold);
     }
@@ -90,7 +90,7 @@ void PromptObjective::begin_step(std::span<const std::size_t> batch, std::span<c
   step_hidden_.clear();
 }
 
-std::vector<PromptObjective::Group> PromptObjective::groups_of(const EncodedExample& e) {
+std::vector<PromptObjective::Group> PromptObjective::groups_of(const tasks::EncodedExample& e) {
   std::vector<Group> groups;
   std::vector<bool> placed(e.sequences.size(), false);
   for (std::size_t c = 0; c < e.sequences.size(); ++c) {
@@ -112,11 +112,11 @@ std::vector<PromptObjective::Group> PromptObjective::groups_of(const EncodedExam
   return groups;
 }
 
-std::vector<PromptObjective::Item> PromptObjective::items_of(const std::vector<EncodedExample>& set,
+std::vector<PromptObjective::Item> PromptObjective::items_of(const std::vector<tasks::EncodedExample>& set,
                                                               std::span<const std::size_t> examples, bool gold_only) const {
   std::vector<Item> items;
   for (std::size_t e : examples) {
-    const EncodedExample& ex = set.at(e);
+    const tasks::EncodedExample& ex = set.at(e);
     if (gold_only) {
       items.push_back({.example = e, .group = {.candidate = std::size_t(ex.gold), .members = {std::size_t(ex.gold)}}});
       continue;
@@ -126,12 +126,12 @@ std::vector<PromptObjective::Item> PromptObjective::items_of(const std::vector<E
   return items;
 }
 
-PromptObjective::Packed PromptObjective::pack_items(const std::vector<EncodedExample>& set, std::span<const Item> items) const {
+PromptObjective::Packed PromptObjective::pack_items(const std::vector<tasks::EncodedExample>& set, std::span<const Item> items) const {
   std::vector<const std::vector<std::int32_t>*> sequences;
   std::vector<std::int32_t> lengths;
   std::vector<std::int32_t> also;
   for (const Item& it : items) {
-    const EncodedExample& ex = set[it.example];
+    const tasks::EncodedExample& ex = set[it.example];
     sequences.push_back(&ex.sequences[it.group.candidate]);
     lengths.push_back(ex.option_lengths[it.group.candidate]);
     for (std::size_t m = 1; m < it.group.members.size(); ++m) also.push_back(ex.sequences[it.group.members[m]].back());
@@ -143,12 +143,12 @@ PromptObjective::Packed PromptObjective::pack_items(const std::vector<EncodedExa
   return p;
 }
 
-void PromptObjective::scatter(const std::vector<EncodedExample>& set, std::span<const Item> items, const Packed& packed,
+void PromptObjective::scatter(const std::vector<tasks::EncodedExample>& set, std::span<const Item> items, const Packed& packed,
                               const nn::LossResult& result, std::vector<std::vector<std::vector<double>>>& log_probs) const {
   const std::size_t A = packed.also.size();
   std::size_t at = 0;  // first counted position of the item's sequence
   for (const Item& it : items) {
-    const EncodedExample& ex = set[it.example];
+    const tasks::EncodedExample& ex = set[it.example];
     auto& lp = log_probs[it.example];
     if (lp.size() != ex.sequences.size()) lp.resize(ex.sequences.size());
     const std::size_t n = std::size_t(ex.option_lengths[it.group.candidate]);
@@ -168,7 +168,7 @@ void PromptObjective::scatter(const std::vector<EncodedExample>& set, std::span<
 double PromptObjective::loss(std::span<const std::size_t> batch) {
   const bool in_step = step_active_ && std::equal(batch.begin(), batch.end(), step_batch_.begin(), step_batch_.end());
   sync_lora(!in_step);
-  const bool lm = options_.loss == PromptLoss::lm;
+  const bool lm = options_.loss == tasks::PromptLoss::lm;
   const std::vector<Item> items = items_of(train_, batch, lm);
   std::optional<Packed> local;
   const Packed* packed = nullptr;
@@ -203,11 +203,11 @@ double PromptObjective::loss(std::span<const std::size_t> batch) {
   std::vector<int> gold;
   for (std::size_t e : batch) {
     std::vector<double> s;
-    for (const auto& lp : log_probs[e]) s.push_back(candidate_score(lp, CandidateScore::mean));
+    for (const auto& lp : log_probs[e]) s.push_back(tasks::candidate_score(lp, tasks::CandidateScore::mean));
     scores.push_back(std::move(s));
     gold.push_back(train_[e].gold);
   }
-  return classification_loss(scores, gold);
+  return tasks::classification_loss(scores, gold);
 }
 
 Evaluation PromptObjective::evaluate() {
@@ -237,13 +237,13 @@ Evaluation PromptObjective::evaluate() {
   for (std::size_t e = 0; e < eval_.size(); ++e) {
     std::vector<double> scores, means;
     for (const auto& lp : log_probs[e]) {
-      scores.push_back(candidate_score(lp, options_.score));
-      means.push_back(candidate_score(lp, CandidateScore::mean));
+      scores.push_back(tasks::candidate_score(lp, options_.score));
+      means.push_back(tasks::candidate_score(lp, tasks::CandidateScore::mean));
     }
     const std::size_t g = std::size_t(eval_[e].gold);
     if (class_total.size() <= g) class_total.resize(g + 1, 0), class_correct.resize(g + 1, 0);
     ++class_total[g];
-    if (predict(scores) == eval_[e].gold) ++correct, ++class_correct[g];
+    if (tasks::predict(scores) == eval_[e].gold) ++correct, ++class_correct[g];
     if (means.size() > 1) {
       double best_other = -std::numeric_limits<double>::infinity();
       for (std::size_t c = 0; c < means.size(); ++c)
@@ -263,7 +263,7 @@ Evaluation PromptObjective::evaluate() {
   for (std::size_t c = 0; c < class_total.size(); ++c)
     if (class_total[c] > 0) recall_sum += double(class_correct[c]) / double(class_total[c]), ++classes;
   out.balanced_accuracy = recall_sum / double(classes);
-  out.loss = options_.loss == PromptLoss::lm ? gold_sum / double(gold_count) : classification_loss(mean_scores, gold);
+  out.loss = options_.loss == tasks::PromptLoss::lm ? gold_sum / double(gold_count) : tasks::classification_loss(mean_scores, gold);
   return out;
 }
 

@@ -1,7 +1,7 @@
 #include "zo/train/replay.hpp"
 
 #include "zo/core/direction.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/optim/estimator.hpp"
 #include "zo/optim/optimizer.hpp"
 #include "zo/train/options_json.hpp"

@@ -1,11 +1,11 @@
 #include "zo/train/trainer.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 #include "zo/tasks/dataset.hpp"
-#include "zo/core/atomic_file.hpp"
+#include "zo/util/files.hpp"
 #include "zo/train/checkpoint.hpp"
-#include "zo/train/csv.hpp"
+#include "zo/util/csv.hpp"
 #include "zo/train/ledger.hpp"
 #include "zo/train/options_json.hpp"
 
@@ -85,7 +85,7 @@ std::vector<std::size_t> next_batch(std::size_t n, std::int64_t batch_size, std:
   batch.reserve(std::size_t(batch_size));
   while (std::int64_t(batch.size()) < batch_size) {
     if (order_epoch != state.epoch) {
-      order = seeded_permutation(n, derive_seed(seed, std::uint64_t(state.epoch), kDataOrderPurpose));
+      order = tasks::seeded_permutation(n, derive_seed(seed, std::uint64_t(state.epoch), kDataOrderPurpose));
       order_epoch = state.epoch;
     }
     batch.push_back(order[std::size_t(state.position)]);

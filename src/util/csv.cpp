@@ -1,8 +1,8 @@
 // CSV quoting and writing (csv.hpp).
-#include "zo/train/csv.hpp"
+#include "zo/util/csv.hpp"
 
-#include "zo/core/error.hpp"
-#include "zo/core/atomic_file.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 
 #include <cmath>
 

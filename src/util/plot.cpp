@@ -1,8 +1,8 @@
 // Canvas drawing, the built-in 5×7 font, PNG encoding and line plots (plot.hpp).
-#include "zo/train/plot.hpp"
+#include "zo/util/plot.hpp"
 
-#include "zo/core/error.hpp"
-#include "zo/core/atomic_file.hpp"
+#include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

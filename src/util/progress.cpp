@@ -1,7 +1,7 @@
 // Progress lines on a terminal or a log (progress.hpp).
-#include "zo/train/progress.hpp"
+#include "zo/util/progress.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <unistd.h>
 

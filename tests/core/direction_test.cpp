@@ -1,6 +1,6 @@
 // Directions: names, option validation, block selectors, draws, and fill() as the reference z.
 #include "zo/core/direction.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 #include "../test_util.hpp"
 

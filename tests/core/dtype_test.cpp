@@ -1,6 +1,6 @@
 // DType names and the f16 / bf16 conversions against known IEEE bit patterns.
 #include "zo/core/dtype.hpp"
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 

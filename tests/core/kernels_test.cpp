@@ -1,6 +1,6 @@
 // Fused perturb / update passes: they touch exactly the moving coordinates, add exactly
 // Direction::fill's z, and give the same bits for any thread count.
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/kernels.hpp"
 
 #include <fmt/format.h>

@@ -1,5 +1,5 @@
 // ParamSet registration errors and block partitions.
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/params.hpp"
 #include "zo/core/random.hpp"
 #include "../test_util.hpp"

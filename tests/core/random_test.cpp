@@ -1,5 +1,5 @@
 // Random streams: tensor keys, seeds, and the value transforms against double-precision references.
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/philox.hpp"
 #include "zo/core/random.hpp"
 

@@ -3,7 +3,7 @@
 // parameter views, export, and load errors.
 #include "zo/nn/model.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/safetensors.hpp"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // The CPU ops against closed forms and a naive attention written out in the test.
 #include "zo/nn/ops.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // the file and tensor, and atomic round-trip writing.
 #include "zo/nn/safetensors.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -3,7 +3,7 @@
 // tokenizers' golden.json, not from zo) and its greedy continuation.
 #include "zo/nn/text.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/tokenizer.hpp"
 
 #include <gtest/gtest.h>

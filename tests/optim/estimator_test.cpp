@@ -2,7 +2,7 @@
 // protocol's restore (also on throw and NaN), evaluation counts, seeds.
 #include "zo/optim/estimator.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // state, state_dict round trips and their errors, option validation.
 #include "zo/optim/optimizer.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <gtest/gtest.h>

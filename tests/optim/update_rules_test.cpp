@@ -3,7 +3,7 @@
 // to a double copy of θ, and compares with what the optimizer's fused pass wrote, over several steps.
 #include "zo/optim/optimizer.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // accounting and success on a toy victim, option and method validation, image selection.
 #include "zo/tasks/attack.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 #include "zo/tasks/batched_estimate.hpp"
 #include "../test_util.hpp"

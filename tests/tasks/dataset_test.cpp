@@ -1,6 +1,6 @@
 #include "zo/tasks/dataset.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -26,7 +26,7 @@ std::string error_of(auto&& f) {
 }
 
 TEST(ReadJsonl, ReadsObjectsSkipsBlankLinesAndKeepsLineNumbers) {
-  const auto records = zo::read_jsonl(data("sst2.jsonl"));
+  const auto records = zo::tasks::read_jsonl(data("sst2.jsonl"));
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].line, 1);
   EXPECT_EQ(records[2].line, 4);
@@ -35,21 +35,21 @@ TEST(ReadJsonl, ReadsObjectsSkipsBlankLinesAndKeepsLineNumbers) {
 }
 
 TEST(ReadJsonl, BadJsonNamesFileAndLine) {
-  const std::string m = error_of([] { zo::read_jsonl(data("bad_json.jsonl")); });
+  const std::string m = error_of([] { zo::tasks::read_jsonl(data("bad_json.jsonl")); });
   EXPECT_NE(m.find("bad_json.jsonl:2: not valid JSON"), std::string::npos) << m;
 }
 
 TEST(ReadJsonl, MissingFileAndNonObjectLinesAreErrors) {
-  EXPECT_NE(error_of([] { zo::read_jsonl(data("no_such.jsonl")); }).find("cannot open"), std::string::npos);
+  EXPECT_NE(error_of([] { zo::tasks::read_jsonl(data("no_such.jsonl")); }).find("cannot open"), std::string::npos);
   const auto path = std::filesystem::temp_directory_path() / ("zo_dataset_test_array_" + std::to_string(::getpid()) + ".jsonl");
   std::ofstream(path) << "{\"a\": 1}\n[1, 2]\n";
-  const std::string m = error_of([&] { zo::read_jsonl(path); });
+  const std::string m = error_of([&] { zo::tasks::read_jsonl(path); });
   EXPECT_NE(m.find(":2: a record must be a JSON object (got array)"), std::string::npos) << m;
   std::filesystem::remove(path);
 }
 
 TEST(Record, DottedNamesDescendAndTypeErrorsNameTheField) {
-  zo::Record r{.fields = nlohmann::json::parse(R"({"target": {"span1_text": "Pete"}, "n": 3})"), .file = "w.jsonl", .line = 9};
+  zo::tasks::Record r{.fields = nlohmann::json::parse(R"({"target": {"span1_text": "Pete"}, "n": 3})"), .file = "w.jsonl", .line = 9};
   EXPECT_EQ(r.text("target.span1_text"), "Pete");
   EXPECT_EQ(r.find("target.nope"), nullptr);
   EXPECT_EQ(r.find("n.x"), nullptr);
@@ -58,18 +58,18 @@ TEST(Record, DottedNamesDescendAndTypeErrorsNameTheField) {
 }
 
 TEST(SeededPermutation, IsAPermutationAndAPureFunctionOfItsSeed) {
-  const auto a = zo::seeded_permutation(1000, 42);
-  const auto b = zo::seeded_permutation(1000, 42);
-  const auto c = zo::seeded_permutation(1000, 43);
-  const auto d = zo::seeded_permutation(1000, 42, 1);
+  const auto a = zo::tasks::seeded_permutation(1000, 42);
+  const auto b = zo::tasks::seeded_permutation(1000, 42);
+  const auto c = zo::tasks::seeded_permutation(1000, 43);
+  const auto d = zo::tasks::seeded_permutation(1000, 42, 1);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   EXPECT_NE(a, d);
   std::vector<std::size_t> sorted = a;
   std::sort(sorted.begin(), sorted.end());
   for (std::size_t i = 0; i < sorted.size(); ++i) ASSERT_EQ(sorted[i], i);
-  EXPECT_TRUE(zo::seeded_permutation(0, 1).empty());
-  EXPECT_EQ(zo::seeded_permutation(1, 1), std::vector<std::size_t>{0});
+  EXPECT_TRUE(zo::tasks::seeded_permutation(0, 1).empty());
+  EXPECT_EQ(zo::tasks::seeded_permutation(1, 1), std::vector<std::size_t>{0});
 }
 
 TEST(SeededPermutation, EveryPositionIsEquallyLikely) {
@@ -78,7 +78,7 @@ TEST(SeededPermutation, EveryPositionIsEquallyLikely) {
   const std::size_t n = 8, trials = 4000;
   std::vector<double> counts(n, 0.0);
   for (std::uint64_t s = 0; s < trials; ++s) {
-    const auto p = zo::seeded_permutation(n, s);
+    const auto p = zo::tasks::seeded_permutation(n, s);
     counts[static_cast<std::size_t>(std::find(p.begin(), p.end(), 0) - p.begin())] += 1;
   }
   double chi2 = 0;
@@ -89,11 +89,11 @@ TEST(SeededPermutation, EveryPositionIsEquallyLikely) {
 
 TEST(SampleIndices, KeepsTheFirstKOfTheSeededPermutation) {
   std::vector<int> labels(50, 0);
-  const auto perm = zo::seeded_permutation(50, 7);
-  const auto s = zo::sample_indices(labels, {.k = 10, .per_class = false, .seed = 7});
+  const auto perm = zo::tasks::seeded_permutation(50, 7);
+  const auto s = zo::tasks::sample_indices(labels, {.k = 10, .per_class = false, .seed = 7});
   EXPECT_EQ(s, std::vector<std::size_t>(perm.begin(), perm.begin() + 10));
-  EXPECT_EQ(zo::sample_indices(labels, {.k = 80, .per_class = false, .seed = 7}).size(), 50u);
-  const auto all = zo::sample_indices(labels, {.k = 0, .per_class = false, .seed = 7});
+  EXPECT_EQ(zo::tasks::sample_indices(labels, {.k = 80, .per_class = false, .seed = 7}).size(), 50u);
+  const auto all = zo::tasks::sample_indices(labels, {.k = 0, .per_class = false, .seed = 7});
   EXPECT_EQ(all.size(), 50u);
   EXPECT_EQ(all[3], 3u);
 }
@@ -101,7 +101,7 @@ TEST(SampleIndices, KeepsTheFirstKOfTheSeededPermutation) {
 TEST(SampleIndices, PerClassTakesKOfEachClass) {
   std::vector<int> labels;
   for (int i = 0; i < 60; ++i) labels.push_back(i % 3);
-  const auto s = zo::sample_indices(labels, {.k = 4, .per_class = true, .seed = 1});
+  const auto s = zo::tasks::sample_indices(labels, {.k = 4, .per_class = true, .seed = 1});
   ASSERT_EQ(s.size(), 12u);
   std::vector<int> per(3, 0);
   for (auto i : s) ++per[static_cast<std::size_t>(labels[i])];
@@ -111,10 +111,10 @@ TEST(SampleIndices, PerClassTakesKOfEachClass) {
 
 TEST(SampleIndices, TooFewExamplesInAClassAndNegativeKAreErrors) {
   std::vector<int> labels{0, 0, 0, 1};
-  const std::string m = error_of([&] { zo::sample_indices(labels, {.k = 2, .per_class = true, .seed = 0}); });
+  const std::string m = error_of([&] { zo::tasks::sample_indices(labels, {.k = 2, .per_class = true, .seed = 0}); });
   EXPECT_NE(m.find("class 1 has 1 examples"), std::string::npos) << m;
-  EXPECT_THROW(zo::sample_indices(labels, {.k = -1, .per_class = false, .seed = 0}), zo::Error);
-  EXPECT_THROW(zo::sample_indices(labels, {.k = 0, .per_class = true, .seed = 0}), zo::Error);
+  EXPECT_THROW(zo::tasks::sample_indices(labels, {.k = -1, .per_class = false, .seed = 0}), zo::Error);
+  EXPECT_THROW(zo::tasks::sample_indices(labels, {.k = 0, .per_class = true, .seed = 0}), zo::Error);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // of them (tests/tasks/data/idx_golden.json, made by make_idx_golden.py with gzip + numpy).
 #include "zo/tasks/idx.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "../test_util.hpp"
 
 #include <gtest/gtest.h>

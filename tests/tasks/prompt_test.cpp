@@ -1,7 +1,7 @@
 // Built-in templates against prompt strings written by hand from MeZO's templates.py.
 #include "zo/tasks/prompt.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,12 +11,12 @@ namespace {
 
 std::string data(const std::string& name) { return std::string(ZO_SOURCE_DIR) + "/tests/data/tasks/" + name; }
 
-std::vector<zo::Example> render(zo::TaskKind kind, const std::string& file) {
-  const auto records = zo::read_jsonl(data(file));
-  return zo::PromptTemplate::builtin(kind).render(records);
+std::vector<zo::tasks::Example> render(zo::tasks::TaskKind kind, const std::string& file) {
+  const auto records = zo::tasks::read_jsonl(data(file));
+  return zo::tasks::PromptTemplate::builtin(kind).render(records);
 }
 
-void expect_texts(const zo::Example& e, const std::string& context, const std::vector<std::string>& fulls, int gold) {
+void expect_texts(const zo::tasks::Example& e, const std::string& context, const std::vector<std::string>& fulls, int gold) {
   EXPECT_EQ(e.context, context);
   ASSERT_EQ(e.continuations.size(), fulls.size());
   for (std::size_t c = 0; c < fulls.size(); ++c) EXPECT_EQ(e.full(c), fulls[c]) << "candidate " << c;
@@ -24,7 +24,7 @@ void expect_texts(const zo::Example& e, const std::string& context, const std::v
 }
 
 TEST(PromptTemplate, Sst2StripsTheSentenceAndAppendsTheLabelWordAfterASpace) {
-  const auto ex = render(zo::TaskKind::sst2, "sst2.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::sst2, "sst2.jsonl");
   ASSERT_EQ(ex.size(), 3u);
   expect_texts(ex[0], "a gripping, funny film It was",
                {"a gripping, funny film It was terrible", "a gripping, funny film It was great"}, 1);
@@ -37,7 +37,7 @@ TEST(PromptTemplate, Sst2StripsTheSentenceAndAppendsTheLabelWordAfterASpace) {
 }
 
 TEST(PromptTemplate, RteAsksYesOrNoAndMapsEntailmentToYes) {
-  const auto ex = render(zo::TaskKind::rte, "rte.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::rte, "rte.jsonl");
   ASSERT_EQ(ex.size(), 3u);
   const std::string c0 = "The cat sat on the mat.\nDoes this mean that \"A cat is sitting.\" is true? Yes or No?\n";
   expect_texts(ex[0], c0, {c0 + "Yes", c0 + "No"}, 0);
@@ -46,16 +46,16 @@ TEST(PromptTemplate, RteAsksYesOrNoAndMapsEntailmentToYes) {
 }
 
 TEST(PromptTemplate, CbHasThreeCandidatesYesNoMaybe) {
-  const auto ex = render(zo::TaskKind::cb, "cb.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::cb, "cb.jsonl");
   const std::string c0 = "Suppose It was clear he had left. Can we infer that \"he had left\"? Yes, No, or Maybe?\n";
   expect_texts(ex[0], c0, {c0 + "Yes", c0 + "No", c0 + "Maybe"}, 0);
   EXPECT_EQ(ex[1].gold, 2);  // neutral
   EXPECT_EQ(ex[2].gold, 1);  // contradiction
-  EXPECT_EQ(zo::PromptTemplate::builtin(zo::TaskKind::cb).num_candidates(), 3u);
+  EXPECT_EQ(zo::tasks::PromptTemplate::builtin(zo::tasks::TaskKind::cb).num_candidates(), 3u);
 }
 
 TEST(PromptTemplate, BoolqCapitalisesTheQuestionAddsAQuestionMarkAndPutsYesFirst) {
-  const auto ex = render(zo::TaskKind::boolq, "boolq.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::boolq, "boolq.jsonl");
   const std::string c0 = "The sky appears blue in daylight. Is the sky blue?\n";
   expect_texts(ex[0], c0, {c0 + "Yes", c0 + "No"}, 0);
   const std::string c1 = "Most fish swim. Can fish fly?\n";
@@ -63,7 +63,7 @@ TEST(PromptTemplate, BoolqCapitalisesTheQuestionAddsAQuestionMarkAndPutsYesFirst
 }
 
 TEST(PromptTemplate, WscReadsSpansFromTargetOrTopLevelAndLowerCasesThePronoun) {
-  const auto ex = render(zo::TaskKind::wsc, "wsc.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::wsc, "wsc.jsonl");
   const std::string c0 =
       "Mark told Pete many lies about himself. He believed them.\nIn the previous sentence, does the pronoun \"he\" "
       "refer to Pete? Yes or No?\n";
@@ -75,7 +75,7 @@ TEST(PromptTemplate, WscReadsSpansFromTargetOrTopLevelAndLowerCasesThePronoun) {
 }
 
 TEST(PromptTemplate, WicPutsTheWordFirstAndBothSentencesOnTheirOwnLines) {
-  const auto ex = render(zo::TaskKind::wic, "wic.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::wic, "wic.jsonl");
   const std::string c0 =
       "Does the word \"bank\" have the same meaning in these two sentences? Yes, No?\nHe sat on the bank of the "
       "river.\nThe bank raised its rates.\n";
@@ -84,7 +84,7 @@ TEST(PromptTemplate, WicPutsTheWordFirstAndBothSentencesOnTheirOwnLines) {
 }
 
 TEST(PromptTemplate, MultircQuotesTheAnswer) {
-  const auto ex = render(zo::TaskKind::multirc, "multirc.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::multirc, "multirc.jsonl");
   const std::string c0 =
       "Ann baked bread. Then she sold it.\nQuestion: What did Ann sell?\nI found this answer \"Bread\". Is that "
       "correct? Yes or No?\n";
@@ -93,7 +93,7 @@ TEST(PromptTemplate, MultircQuotesTheAnswer) {
 }
 
 TEST(PromptTemplate, CopaDropsThePeriodJoinsWithBecauseOrSoAndLowerCasesTheChoiceExceptI) {
-  const auto ex = render(zo::TaskKind::copa, "copa.jsonl");
+  const auto ex = render(zo::tasks::TaskKind::copa, "copa.jsonl");
   expect_texts(ex[0], "My body cast a shadow over the grass because",
                {"My body cast a shadow over the grass because the sun was rising.",
                 "My body cast a shadow over the grass because the grass was cut."},
@@ -107,12 +107,12 @@ TEST(PromptTemplate, CopaDropsThePeriodJoinsWithBecauseOrSoAndLowerCasesTheChoic
 }
 
 TEST(PromptTemplate, CustomTemplateFillsPlaceholdersAndMapsLabelValues) {
-  zo::CustomTemplate t{.format = "Review: {review} {{stars: {meta.stars}}} Sentiment:",
+  zo::tasks::CustomTemplate t{.format = "Review: {review} {{stars: {meta.stars}}} Sentiment:",
                        .label_words = {" bad", " good"},
                        .label_field = "y",
                        .label_values = {"neg", "pos"}};
-  const auto tmpl = zo::PromptTemplate::custom(t);
-  zo::Record r{.fields = nlohmann::json::parse(R"({"review": "Loved it", "meta": {"stars": 5}, "y": "pos"})"),
+  const auto tmpl = zo::tasks::PromptTemplate::custom(t);
+  zo::tasks::Record r{.fields = nlohmann::json::parse(R"({"review": "Loved it", "meta": {"stars": 5}, "y": "pos"})"),
                .file = "mem.jsonl",
                .line = 7};
   const auto e = tmpl.render(r);
@@ -122,37 +122,37 @@ TEST(PromptTemplate, CustomTemplateFillsPlaceholdersAndMapsLabelValues) {
 }
 
 TEST(PromptTemplate, CustomTemplateDefaultLabelsAreClassNumbersAndBooleans) {
-  const auto tmpl = zo::PromptTemplate::custom({.format = "{x}?", .label_words = {"No", "Yes"}});
-  zo::Record a{.fields = nlohmann::json::parse(R"({"x": "q", "label": true})"), .file = "f", .line = 1};
-  zo::Record b{.fields = nlohmann::json::parse(R"({"x": "q", "label": 0})"), .file = "f", .line = 2};
+  const auto tmpl = zo::tasks::PromptTemplate::custom({.format = "{x}?", .label_words = {"No", "Yes"}});
+  zo::tasks::Record a{.fields = nlohmann::json::parse(R"({"x": "q", "label": true})"), .file = "f", .line = 1};
+  zo::tasks::Record b{.fields = nlohmann::json::parse(R"({"x": "q", "label": 0})"), .file = "f", .line = 2};
   EXPECT_EQ(tmpl.render(a).gold, 1);
   EXPECT_EQ(tmpl.render(b).gold, 0);
   EXPECT_EQ(tmpl.render(a).full(1), "q?Yes");
 }
 
 TEST(PromptTemplate, CustomTemplateFromJsonRejectsUnknownAndMissingFields) {
-  EXPECT_THROW(zo::CustomTemplate::from_json(nlohmann::json::parse(R"({"label_words": ["a", "b"]})"), "cfg.json"), zo::Error);
+  EXPECT_THROW(zo::tasks::CustomTemplate::from_json(nlohmann::json::parse(R"({"label_words": ["a", "b"]})"), "cfg.json"), zo::Error);
   try {
-    zo::CustomTemplate::from_json(nlohmann::json::parse(R"({"template": "{x}", "label_words": ["a","b"], "labels": 1})"),
+    zo::tasks::CustomTemplate::from_json(nlohmann::json::parse(R"({"template": "{x}", "label_words": ["a","b"], "labels": 1})"),
                                   "cfg.json");
     FAIL() << "no error";
   } catch (const zo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("cfg.json"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("'labels'"), std::string::npos);
   }
-  EXPECT_THROW(zo::PromptTemplate::custom({.format = "{x", .label_words = {"a", "b"}}), zo::Error);
-  EXPECT_THROW(zo::PromptTemplate::custom({.format = "x}", .label_words = {"a", "b"}}), zo::Error);
-  EXPECT_THROW(zo::PromptTemplate::custom({.format = "{x}", .label_words = {"a"}}), zo::Error);
-  EXPECT_THROW(zo::PromptTemplate::custom({.format = "{x}", .label_words = {"a", " "}}), zo::Error);
-  EXPECT_THROW(zo::PromptTemplate::custom({.format = "{x}", .label_words = {"a", "b"}, .label_values = {"1"}}), zo::Error);
-  const auto t = zo::CustomTemplate::from_json(
+  EXPECT_THROW(zo::tasks::PromptTemplate::custom({.format = "{x", .label_words = {"a", "b"}}), zo::Error);
+  EXPECT_THROW(zo::tasks::PromptTemplate::custom({.format = "x}", .label_words = {"a", "b"}}), zo::Error);
+  EXPECT_THROW(zo::tasks::PromptTemplate::custom({.format = "{x}", .label_words = {"a"}}), zo::Error);
+  EXPECT_THROW(zo::tasks::PromptTemplate::custom({.format = "{x}", .label_words = {"a", " "}}), zo::Error);
+  EXPECT_THROW(zo::tasks::PromptTemplate::custom({.format = "{x}", .label_words = {"a", "b"}, .label_values = {"1"}}), zo::Error);
+  const auto t = zo::tasks::CustomTemplate::from_json(
       nlohmann::json::parse(R"({"template": "{x}", "label_words": [" a", " b"], "label_values": [3, 4]})"), "cfg");
   EXPECT_EQ(t.label_values, (std::vector<std::string>{"3", "4"}));
 }
 
 TEST(PromptTemplate, MissingFieldNamesFileLineAndField) {
-  const auto records = zo::read_jsonl(data("bad_field.jsonl"));
-  const auto tmpl = zo::PromptTemplate::builtin(zo::TaskKind::sst2);
+  const auto records = zo::tasks::read_jsonl(data("bad_field.jsonl"));
+  const auto tmpl = zo::tasks::PromptTemplate::builtin(zo::tasks::TaskKind::sst2);
   try {
     tmpl.render(records);
     FAIL() << "no error";
@@ -165,9 +165,9 @@ TEST(PromptTemplate, MissingFieldNamesFileLineAndField) {
 }
 
 TEST(PromptTemplate, LabelOutsideTheClassesNamesTheLabelAndTheValidOnes) {
-  const auto records = zo::read_jsonl(data("bad_label.jsonl"));
+  const auto records = zo::tasks::read_jsonl(data("bad_label.jsonl"));
   try {
-    zo::PromptTemplate::builtin(zo::TaskKind::rte).render(records);
+    zo::tasks::PromptTemplate::builtin(zo::tasks::TaskKind::rte).render(records);
     FAIL() << "no error";
   } catch (const zo::Error& e) {
     const std::string m = e.what();
@@ -179,32 +179,32 @@ TEST(PromptTemplate, LabelOutsideTheClassesNamesTheLabelAndTheValidOnes) {
 }
 
 TEST(PromptTemplate, WrongFieldTypeAndBadCopaQuestionAreErrors) {
-  zo::Record r{.fields = nlohmann::json::parse(R"({"sentence": 3, "label": 1})"), .file = "f.jsonl", .line = 2};
+  zo::tasks::Record r{.fields = nlohmann::json::parse(R"({"sentence": 3, "label": 1})"), .file = "f.jsonl", .line = 2};
   try {
-    zo::PromptTemplate::builtin(zo::TaskKind::sst2).render(r);
+    zo::tasks::PromptTemplate::builtin(zo::tasks::TaskKind::sst2).render(r);
     FAIL() << "no error";
   } catch (const zo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("f.jsonl:2: field 'sentence': must be a string"), std::string::npos) << e.what();
   }
-  zo::Record c{.fields = nlohmann::json::parse(R"({"premise": "a.", "choice1": "b", "choice2": "c", "question": "why", "label": 0})"),
+  zo::tasks::Record c{.fields = nlohmann::json::parse(R"({"premise": "a.", "choice1": "b", "choice2": "c", "question": "why", "label": 0})"),
                .file = "c.jsonl",
                .line = 1};
-  EXPECT_THROW(zo::PromptTemplate::builtin(zo::TaskKind::copa).render(c), zo::Error);
+  EXPECT_THROW(zo::tasks::PromptTemplate::builtin(zo::tasks::TaskKind::copa).render(c), zo::Error);
 }
 
 TEST(TaskKind, NamesRoundTripAndUnknownNamesListTheValidOnes) {
-  for (auto k : {zo::TaskKind::sst2, zo::TaskKind::rte, zo::TaskKind::cb, zo::TaskKind::boolq, zo::TaskKind::wsc,
-                 zo::TaskKind::wic, zo::TaskKind::multirc, zo::TaskKind::copa, zo::TaskKind::custom}) {
-    EXPECT_EQ(zo::task_kind_from_string(zo::to_string(k)), k);
+  for (auto k : {zo::tasks::TaskKind::sst2, zo::tasks::TaskKind::rte, zo::tasks::TaskKind::cb, zo::tasks::TaskKind::boolq, zo::tasks::TaskKind::wsc,
+                 zo::tasks::TaskKind::wic, zo::tasks::TaskKind::multirc, zo::tasks::TaskKind::copa, zo::tasks::TaskKind::custom}) {
+    EXPECT_EQ(zo::tasks::task_kind_from_string(zo::tasks::to_string(k)), k);
   }
-  EXPECT_EQ(zo::task_kind_from_string("SST-2"), zo::TaskKind::sst2);
+  EXPECT_EQ(zo::tasks::task_kind_from_string("SST-2"), zo::tasks::TaskKind::sst2);
   try {
-    zo::task_kind_from_string("squad");
+    zo::tasks::task_kind_from_string("squad");
     FAIL();
   } catch (const zo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("boolq"), std::string::npos);
   }
-  EXPECT_THROW(zo::PromptTemplate::builtin(zo::TaskKind::custom), zo::Error);
+  EXPECT_THROW(zo::tasks::PromptTemplate::builtin(zo::tasks::TaskKind::custom), zo::Error);
 }
 
 }  // namespace

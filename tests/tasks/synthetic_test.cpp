@@ -4,7 +4,7 @@
 // computed with /usr/bin/python3 and pasted here.
 #include "zo/tasks/synthetic.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,15 +14,15 @@
 namespace zo {
 namespace {
 
-Synthetic make(SyntheticFunction f, std::int64_t dim, double condition = 1e3) {
-  return Synthetic(SyntheticOptions{.function = f, .dim = dim, .condition = condition});
+tasks::Synthetic make(tasks::SyntheticFunction f, std::int64_t dim, double condition = 1e3) {
+  return tasks::Synthetic(tasks::SyntheticOptions{.function = f, .dim = dim, .condition = condition});
 }
 
 TEST(Synthetic, EveryFunctionIsZeroAtItsArgmin) {
-  for (auto f : {SyntheticFunction::quadratic, SyntheticFunction::rosenbrock, SyntheticFunction::levy,
-                 SyntheticFunction::ackley}) {
+  for (auto f : {tasks::SyntheticFunction::quadratic, tasks::SyntheticFunction::rosenbrock, tasks::SyntheticFunction::levy,
+                 tasks::SyntheticFunction::ackley}) {
     for (std::int64_t d : {2, 7, 100}) {
-      Synthetic s = make(f, d);
+      tasks::Synthetic s = make(f, d);
       const auto x = s.argmin();
       ASSERT_EQ(std::int64_t(x.size()), d);
       EXPECT_NEAR(s.value(x), s.minimum(), 1e-12) << to_string(f) << " d=" << d;
@@ -31,21 +31,21 @@ TEST(Synthetic, EveryFunctionIsZeroAtItsArgmin) {
 }
 
 TEST(Synthetic, ArgminIsOneForRosenbrockAndLevyAndZeroOtherwise) {
-  EXPECT_EQ(make(SyntheticFunction::rosenbrock, 3).argmin(), std::vector<float>(3, 1.0f));
-  EXPECT_EQ(make(SyntheticFunction::levy, 3).argmin(), std::vector<float>(3, 1.0f));
-  EXPECT_EQ(make(SyntheticFunction::quadratic, 3).argmin(), std::vector<float>(3, 0.0f));
-  EXPECT_EQ(make(SyntheticFunction::ackley, 3).argmin(), std::vector<float>(3, 0.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::rosenbrock, 3).argmin(), std::vector<float>(3, 1.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::levy, 3).argmin(), std::vector<float>(3, 1.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::quadratic, 3).argmin(), std::vector<float>(3, 0.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::ackley, 3).argmin(), std::vector<float>(3, 0.0f));
 }
 
 TEST(Synthetic, QuadraticHasLogSpacedCurvatures) {
   // c = (1, 10, 100): ½ (1 + 10 + 100).
   const std::vector<float> ones{1, 1, 1};
-  EXPECT_NEAR(make(SyntheticFunction::quadratic, 3, 100.0).value(ones), 55.5, 1e-12);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::quadratic, 3, 100.0).value(ones), 55.5, 1e-12);
   // c = 1000^(i/3), i = 0..3, at (0.5, −2, 3, 1.5): ½ Σ c_i x_i² = 1595.125.
   const std::vector<float> x{0.5f, -2.0f, 3.0f, 1.5f};
-  EXPECT_NEAR(make(SyntheticFunction::quadratic, 4, 1000.0).value(x), 1595.125, 1e-9);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::quadratic, 4, 1000.0).value(x), 1595.125, 1e-9);
   // d = 1: the single curvature is 1.
-  EXPECT_NEAR(make(SyntheticFunction::quadratic, 1, 1000.0).value(std::vector<float>{2.0f}), 2.0, 1e-15);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::quadratic, 1, 1000.0).value(std::vector<float>{2.0f}), 2.0, 1e-15);
 }
 
 TEST(Synthetic, QuadraticAtOnesSumsAGeometricSeries) {
@@ -53,47 +53,47 @@ TEST(Synthetic, QuadraticAtOnesSumsAGeometricSeries) {
   const double condition = 1e3;
   const double r = std::pow(condition, 1.0 / double(d - 1));
   const double expected = 0.5 * (std::pow(r, double(d)) - 1.0) / (r - 1.0);
-  Synthetic s = make(SyntheticFunction::quadratic, d, condition);
+  tasks::Synthetic s = make(tasks::SyntheticFunction::quadratic, d, condition);
   EXPECT_NEAR(s.value(s.x0()), expected, 1e-9 * expected);
 }
 
 TEST(Synthetic, RosenbrockAtKnownPoints) {
-  EXPECT_NEAR(make(SyntheticFunction::rosenbrock, 2).value(std::vector<float>{-1.2f, 1.0f}), 24.2, 1e-4);  // -1.2f is not -1.2
-  EXPECT_NEAR(make(SyntheticFunction::rosenbrock, 4).value(std::vector<float>{0.5f, -0.25f, 2.0f, 1.5f}),
+  EXPECT_NEAR(make(tasks::SyntheticFunction::rosenbrock, 2).value(std::vector<float>{-1.2f, 1.0f}), 24.2, 1e-4);  // -1.2f is not -1.2
+  EXPECT_NEAR(make(tasks::SyntheticFunction::rosenbrock, 4).value(std::vector<float>{0.5f, -0.25f, 2.0f, 1.5f}),
               1028.203125, 1e-9);
-  EXPECT_DOUBLE_EQ(make(SyntheticFunction::rosenbrock, 5).value(std::vector<float>(5, 0.0f)), 4.0);
+  EXPECT_DOUBLE_EQ(make(tasks::SyntheticFunction::rosenbrock, 5).value(std::vector<float>(5, 0.0f)), 4.0);
 }
 
 TEST(Synthetic, LevyAtKnownPoints) {
-  EXPECT_NEAR(make(SyntheticFunction::levy, 2).value(std::vector<float>{0.0f, 0.0f}), 0.7158445541169746, 1e-12);
-  EXPECT_NEAR(make(SyntheticFunction::levy, 3).value(std::vector<float>{-3.5f, 2.25f, 0.5f}), 6.475326268574514,
+  EXPECT_NEAR(make(tasks::SyntheticFunction::levy, 2).value(std::vector<float>{0.0f, 0.0f}), 0.7158445541169746, 1e-12);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::levy, 3).value(std::vector<float>{-3.5f, 2.25f, 0.5f}), 6.475326268574514,
               1e-12);
-  EXPECT_NEAR(make(SyntheticFunction::levy, 4).value(std::vector<float>(4, 2.0f)), 2.6024663376490764, 1e-12);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::levy, 4).value(std::vector<float>(4, 2.0f)), 2.6024663376490764, 1e-12);
 }
 
 TEST(Synthetic, AckleyAtKnownPoints) {
-  EXPECT_NEAR(make(SyntheticFunction::ackley, 2).value(std::vector<float>{1.0f, 1.0f}), 3.6253849384403627, 1e-12);
-  EXPECT_NEAR(make(SyntheticFunction::ackley, 3).value(std::vector<float>{0.5f, -1.25f, 2.0f}), 6.5782241842650535,
+  EXPECT_NEAR(make(tasks::SyntheticFunction::ackley, 2).value(std::vector<float>{1.0f, 1.0f}), 3.6253849384403627, 1e-12);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::ackley, 3).value(std::vector<float>{0.5f, -1.25f, 2.0f}), 6.5782241842650535,
               1e-12);
   // 0.4f is not 0.4: allow float rounding of the input.
-  EXPECT_NEAR(make(SyntheticFunction::ackley, 5).value(std::vector<float>(5, 0.4f)), 3.8106593215183087, 1e-6);
+  EXPECT_NEAR(make(tasks::SyntheticFunction::ackley, 5).value(std::vector<float>(5, 0.4f)), 3.8106593215183087, 1e-6);
 }
 
 TEST(Synthetic, StartPointsAreTheDocumentedOnes) {
-  EXPECT_EQ(make(SyntheticFunction::quadratic, 4).x0(), std::vector<float>(4, 1.0f));
-  EXPECT_EQ(make(SyntheticFunction::rosenbrock, 4).x0(), std::vector<float>(4, 0.0f));
-  EXPECT_EQ(make(SyntheticFunction::levy, 4).x0(), std::vector<float>(4, 2.0f));
-  EXPECT_EQ(make(SyntheticFunction::ackley, 4).x0(), std::vector<float>(4, 0.4f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::quadratic, 4).x0(), std::vector<float>(4, 1.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::rosenbrock, 4).x0(), std::vector<float>(4, 0.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::levy, 4).x0(), std::vector<float>(4, 2.0f));
+  EXPECT_EQ(make(tasks::SyntheticFunction::ackley, 4).x0(), std::vector<float>(4, 0.4f));
   // Every start point is away from the minimum.
-  for (auto f : {SyntheticFunction::quadratic, SyntheticFunction::rosenbrock, SyntheticFunction::levy,
-                 SyntheticFunction::ackley}) {
-    Synthetic s = make(f, 50);
+  for (auto f : {tasks::SyntheticFunction::quadratic, tasks::SyntheticFunction::rosenbrock, tasks::SyntheticFunction::levy,
+                 tasks::SyntheticFunction::ackley}) {
+    tasks::Synthetic s = make(f, 50);
     EXPECT_GT(s.value(s.x0()), 1.0) << to_string(f);
   }
 }
 
 TEST(Synthetic, CallsAreCountedAndValueIsNotCounted) {
-  Synthetic s = make(SyntheticFunction::quadratic, 3);
+  tasks::Synthetic s = make(tasks::SyntheticFunction::quadratic, 3);
   const std::vector<float> x(3, 1.0f);
   EXPECT_EQ(s.calls(), 0);
   s.value(x);
@@ -104,9 +104,9 @@ TEST(Synthetic, CallsAreCountedAndValueIsNotCounted) {
 }
 
 TEST(Synthetic, NoiseIsReproducibleAndHasTheRequestedSpread) {
-  const SyntheticOptions options{.function = SyntheticFunction::ackley, .dim = 4, .noise = 0.5, .seed = 42};
-  Synthetic a(options), b(options);
-  Synthetic c(SyntheticOptions{.function = SyntheticFunction::ackley, .dim = 4, .noise = 0.5, .seed = 43});
+  const tasks::SyntheticOptions options{.function = tasks::SyntheticFunction::ackley, .dim = 4, .noise = 0.5, .seed = 42};
+  tasks::Synthetic a(options), b(options);
+  tasks::Synthetic c(tasks::SyntheticOptions{.function = tasks::SyntheticFunction::ackley, .dim = 4, .noise = 0.5, .seed = 43});
   const std::vector<float> x(4, 0.3f);
   const double clean = a.value(x);
   const int n = 20000;
@@ -129,7 +129,7 @@ TEST(Synthetic, NoiseIsReproducibleAndHasTheRequestedSpread) {
 }
 
 TEST(Synthetic, WrongSizeIsAnErrorNamingBothSizes) {
-  Synthetic s = make(SyntheticFunction::levy, 5);
+  tasks::Synthetic s = make(tasks::SyntheticFunction::levy, 5);
   try {
     s(std::vector<float>(4, 0.0f));
     FAIL() << "expected zo::Error";
@@ -141,29 +141,29 @@ TEST(Synthetic, WrongSizeIsAnErrorNamingBothSizes) {
 }
 
 TEST(Synthetic, BadOptionsAreErrorsNamingTheField) {
-  const auto message = [](SyntheticOptions o) {
+  const auto message = [](tasks::SyntheticOptions o) {
     try {
-      Synthetic s(o);
+      tasks::Synthetic s(o);
     } catch (const Error& e) {
       return std::string(e.what());
     }
     return std::string();
   };
   EXPECT_NE(message({.dim = 0}).find("dim = 0"), std::string::npos);
-  EXPECT_NE(message({.function = SyntheticFunction::rosenbrock, .dim = 1}).find("dim = 1"), std::string::npos);
+  EXPECT_NE(message({.function = tasks::SyntheticFunction::rosenbrock, .dim = 1}).find("dim = 1"), std::string::npos);
   EXPECT_NE(message({.dim = 3, .condition = 0.5}).find("condition = 0.5"), std::string::npos);
   EXPECT_NE(message({.dim = 3, .noise = -1.0}).find("noise = -1"), std::string::npos);
   EXPECT_NE(message({.dim = 3, .noise = std::nan("")}).find("noise"), std::string::npos);
-  EXPECT_EQ(message({.function = SyntheticFunction::rosenbrock, .dim = 2}), "");
+  EXPECT_EQ(message({.function = tasks::SyntheticFunction::rosenbrock, .dim = 2}), "");
 }
 
 TEST(Synthetic, NamesRoundTripAndUnknownNamesListTheValidOnes) {
-  for (auto f : {SyntheticFunction::quadratic, SyntheticFunction::rosenbrock, SyntheticFunction::levy,
-                 SyntheticFunction::ackley}) {
-    EXPECT_EQ(synthetic_function_from_string(to_string(f)), f);
+  for (auto f : {tasks::SyntheticFunction::quadratic, tasks::SyntheticFunction::rosenbrock, tasks::SyntheticFunction::levy,
+                 tasks::SyntheticFunction::ackley}) {
+    EXPECT_EQ(tasks::synthetic_function_from_string(to_string(f)), f);
   }
   try {
-    synthetic_function_from_string("sphere");
+    tasks::synthetic_function_from_string("sphere");
     FAIL() << "expected zo::Error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("sphere"), std::string::npos);

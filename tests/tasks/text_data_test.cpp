@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 namespace {
 

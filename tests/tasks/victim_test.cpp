@@ -2,7 +2,7 @@
 // backward against finite differences, safetensors round trip and load errors, and training.
 #include "zo/tasks/victim.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/nn/safetensors.hpp"
 #include "../test_util.hpp"
 

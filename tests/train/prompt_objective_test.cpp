@@ -2,7 +2,7 @@
 // the positions that predict the option tokens, through option_log_probs.
 #include "zo/train/prompt_objective.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@ namespace {
 
 const std::string kModel = std::string(ZO_SOURCE_DIR) + "/tests/data/models/opt-tied";
 
-std::vector<zo::EncodedExample> examples() {
+std::vector<zo::tasks::EncodedExample> examples() {
   return {{.sequences = {{2, 10, 11, 12, 50}, {2, 10, 11, 12, 60, 61}}, .option_lengths = {1, 2}, .gold = 1, .where = "a:1"},
           {.sequences = {{2, 20, 21, 70}, {2, 20, 21, 80}, {2, 20, 21, 90, 91, 92}}, .option_lengths = {1, 1, 3}, .gold = 0, .where = "a:2"}};
 }
@@ -24,22 +24,22 @@ std::vector<double> reference_log_probs(zo::nn::Model& model, const std::vector<
   const auto logits = model.forward({.B = 1, .T = T, .tokens = seq, .mask = {}});
   std::vector<float> rows(logits.begin() + (T - 1 - n) * V, logits.begin() + (T - 1) * V);
   std::vector<std::int32_t> targets(seq.end() - n, seq.end());
-  return zo::option_log_probs(rows, V, targets);
+  return zo::tasks::option_log_probs(rows, V, targets);
 }
 
 TEST(PromptObjective, LmLossIsTheTokenMeanCrossEntropyOfTheGoldOptions) {
   auto model = zo::nn::Model::load(kModel);
-  zo::PromptObjective obj(model, examples(), examples(), {.loss = zo::PromptLoss::lm});
+  zo::PromptObjective obj(model, examples(), examples(), {.loss = zo::tasks::PromptLoss::lm});
   const auto ex = examples();
   std::vector<std::vector<double>> gold;
   for (const auto& e : ex) gold.push_back(reference_log_probs(model, e.sequences[std::size_t(e.gold)], e.option_lengths[std::size_t(e.gold)]));
   const std::vector<std::size_t> batch{0, 1};
-  EXPECT_NEAR(obj.loss(batch), zo::lm_loss(gold), 1e-5);
+  EXPECT_NEAR(obj.loss(batch), zo::tasks::lm_loss(gold), 1e-5);
 }
 
 TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
   auto model = zo::nn::Model::load(kModel);
-  zo::PromptObjective obj(model, examples(), examples(), {.loss = zo::PromptLoss::classification, .eval_batch = 2});
+  zo::PromptObjective obj(model, examples(), examples(), {.loss = zo::tasks::PromptLoss::classification, .eval_batch = 2});
   const auto ex = examples();
   std::vector<std::vector<double>> means, sums;
   std::vector<int> gold;
@@ -49,16 +49,16 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
     std::vector<double> m, s;
     for (std::size_t c = 0; c < e.sequences.size(); ++c) {
       const auto lp = reference_log_probs(model, e.sequences[c], e.option_lengths[c]);
-      m.push_back(zo::candidate_score(lp, zo::CandidateScore::mean));
+      m.push_back(zo::tasks::candidate_score(lp, zo::tasks::CandidateScore::mean));
     }
-    correct += zo::predict(m) == e.gold;
-    per_class[e.gold].first += zo::predict(m) == e.gold;
+    correct += zo::tasks::predict(m) == e.gold;
+    per_class[e.gold].first += zo::tasks::predict(m) == e.gold;
     ++per_class[e.gold].second;
     means.push_back(m);
     gold.push_back(e.gold);
   }
   const std::vector<std::size_t> batch{0, 1};
-  EXPECT_NEAR(obj.loss(batch), zo::classification_loss(means, gold), 1e-5);
+  EXPECT_NEAR(obj.loss(batch), zo::tasks::classification_loss(means, gold), 1e-5);
   // Example a:2's one-token candidates 70 and 80 share their prompt: one sequence scores both
   // (2 + 2 sequences, not 2 + 3).
   EXPECT_EQ(obj.sequences(), 4);
@@ -66,7 +66,7 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
   EXPECT_EQ(obj.sequences(), 8);
   EXPECT_EQ(eval.examples, 2);
   EXPECT_DOUBLE_EQ(eval.accuracy, correct / 2.0);
-  EXPECT_NEAR(eval.loss, zo::classification_loss(means, gold), 1e-5);
+  EXPECT_NEAR(eval.loss, zo::tasks::classification_loss(means, gold), 1e-5);
   double margin = 0.0;
   for (std::size_t e = 0; e < means.size(); ++e) {
     double other = -INFINITY;
@@ -84,9 +84,9 @@ TEST(PromptObjective, ClassificationLossAndEvaluationUseEveryCandidate) {
 // it gets exactly one class right, so balanced accuracy is 1/2 while accuracy is 1/3 or 2/3.
 TEST(PromptObjective, BalancedAccuracyWeighsEachClassEquallyOnAnImbalancedSet) {
   auto model = zo::nn::Model::load(kModel);
-  zo::EncodedExample one = examples()[0], zero = one;
+  zo::tasks::EncodedExample one = examples()[0], zero = one;
   zero.gold = 0;
-  zo::PromptObjective obj(model, {one}, {one, zero, zero}, {.loss = zo::PromptLoss::classification});
+  zo::PromptObjective obj(model, {one}, {one, zero, zero}, {.loss = zo::tasks::PromptLoss::classification});
   const auto eval = obj.evaluate();
   EXPECT_DOUBLE_EQ(eval.balanced_accuracy, 0.5);
   EXPECT_TRUE(std::fabs(eval.accuracy - 1.0 / 3.0) < 1e-12 || std::fabs(eval.accuracy - 2.0 / 3.0) < 1e-12) << eval.accuracy;
@@ -95,9 +95,9 @@ TEST(PromptObjective, BalancedAccuracyWeighsEachClassEquallyOnAnImbalancedSet) {
 TEST(PromptObjective, TheSharedPrefixAndUntrainedLoraChangeNoLossBit) {
   auto model = zo::nn::Model::load(kModel);
   const std::vector<std::size_t> batch{1, 0};
-  zo::PromptObjective plain(model, examples(), {}, {.loss = zo::PromptLoss::classification});
+  zo::PromptObjective plain(model, examples(), {}, {.loss = zo::tasks::PromptLoss::classification});
   const double reference = plain.loss(batch);
-  zo::PromptObjective prefix(model, examples(), {}, {.loss = zo::PromptLoss::classification});
+  zo::PromptObjective prefix(model, examples(), {}, {.loss = zo::tasks::PromptLoss::classification});
   const auto& blocks = prefix.params().blocks();
   std::uint32_t layer1 = 0;
   for (std::uint32_t b = 0; b < blocks.size(); ++b) {
@@ -110,7 +110,7 @@ TEST(PromptObjective, TheSharedPrefixAndUntrainedLoraChangeNoLossBit) {
 
   zo::ParamSet params = model.params();
   zo::LoraAdapters lora(params, {});
-  zo::PromptObjective adapted(model, examples(), {}, {.loss = zo::PromptLoss::classification}, &lora);
+  zo::PromptObjective adapted(model, examples(), {}, {.loss = zo::tasks::PromptLoss::classification}, &lora);
   EXPECT_EQ(adapted.loss(batch), reference);
   EXPECT_EQ(adapted.params().numel(), lora.params().numel());
 }

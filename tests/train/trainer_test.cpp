@@ -2,7 +2,7 @@
 // the ledger, NaN policies, and the files a run leaves.
 #include "zo/train/trainer.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 #include "zo/train/checkpoint.hpp"
 #include "zo/train/ledger.hpp"

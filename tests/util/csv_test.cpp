@@ -1,8 +1,8 @@
 // CSV quoting (expected text written by hand from RFC 4180), number formatting, atomic writes.
-#include "zo/core/atomic_file.hpp"
-#include "zo/train/csv.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/csv.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

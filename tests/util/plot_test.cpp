@@ -1,8 +1,8 @@
 // Canvas, font, PNG and line plots. PNGs are read back with an independent decoder written here from
 // the PNG specification, using zlib's crc32 and uncompress (not the writer's code).
-#include "zo/train/plot.hpp"
+#include "zo/util/plot.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

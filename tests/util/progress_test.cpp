@@ -1,7 +1,7 @@
 // Progress lines: content, ETA, redraw on a terminal vs. lines on a log.
-#include "zo/train/progress.hpp"
+#include "zo/util/progress.hpp"
 
-#include "zo/core/error.hpp"
+#include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-namespace zo {
+namespace zo::tasks {
 
 // One JSON object from a JSONL file and where it came from.
 struct Record {
@@ -60,4 +60,4 @@ struct SampleOptions {
 // 0..n−1 in order.
 std::vector<std::size_t> sample_indices(std::span<const int> labels, const SampleOptions& options);
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace zo {
+namespace zo::tasks {
 
 // Text → token ids (e.g. a bound zo::nn::Tokenizer::encode with special tokens).
 using TextEncoder = std::function<std::vector<std::int32_t>(std::string_view)>;
@@ -31,4 +31,4 @@ struct EncodedExample {
 EncodedExample encode_example(const Example& example, const TextEncoder& encode, std::int64_t max_tokens = 2048,
                               std::int64_t keep_last = 0);
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -42,7 +42,7 @@
 #include <string_view>
 #include <vector>
 
-namespace zo {
+namespace zo::tasks {
 
 enum class TaskKind { sst2, rte, cb, boolq, wsc, wic, multirc, copa, custom };
 std::string_view to_string(TaskKind);  // "sst2", "rte", "cb", "boolq", "wsc", "wic", "multirc", "copa", "custom"
@@ -95,4 +95,4 @@ class PromptTemplate {
   std::optional<CustomTemplate> custom_;
 };
 
-}  // namespace zo
+}  // namespace zo::tasks

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-namespace zo {
+namespace zo::tasks {
 
 enum class PromptLoss { lm, classification };
 std::string_view to_string(PromptLoss);                 // "lm", "classification"
@@ -46,4 +46,4 @@ double classification_loss(std::span<const std::vector<double>> scores, std::spa
 // argmax of the scores, lowest index on ties; throws zo::Error on an empty list.
 int predict(std::span<const double> scores);
 
-}  // namespace zo
+}  // namespace zo::tasks

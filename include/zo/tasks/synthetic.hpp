@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace zo {
+namespace zo::tasks {
 
 enum class SyntheticFunction { quadratic, rosenbrock, levy, ackley };
 std::string_view to_string(SyntheticFunction);
@@ -44,4 +44,4 @@ class Synthetic {
   std::int64_t calls_ = 0;
 };
 
-}  // namespace zo
+}  // namespace zo::tasks

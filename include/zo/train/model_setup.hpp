@@ -64,7 +64,4 @@ void copy_model_files(const std::filesystem::path& base_dir, const std::filesyst
 // The file names copy_model_files looks for in the base model's folder.
 const std::vector<std::string>& model_files_copied();
 
-// Peak resident memory of this process so far, in MiB (getrusage).
-double peak_rss_mb();
-
 }  // namespace zo

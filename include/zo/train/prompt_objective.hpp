@@ -35,8 +35,8 @@
 namespace zo {
 
 struct PromptObjectiveOptions {
-  PromptLoss loss = PromptLoss::lm;
-  CandidateScore score = CandidateScore::mean;  // MeZO's evaluation: mean log-likelihood per option token
+  tasks::PromptLoss loss = tasks::PromptLoss::lm;
+  tasks::CandidateScore score = tasks::CandidateScore::mean;  // MeZO's evaluation: mean log-likelihood per option token
   std::int64_t eval_batch = 8;                  // sequences per evaluation forward pass, >= 1
   bool shared_prefix = true;
   void validate() const;
@@ -47,7 +47,7 @@ class PromptObjective : public TrainObjective {
   // Full mode: trains model.params(). LoRA mode (lora != nullptr): trains lora->params(); `lora` must
   // wrap this model's params and outlive the objective. Throws zo::Error on an empty training set or
   // examples without candidates.
-  PromptObjective(nn::Model& model, std::vector<EncodedExample> train, std::vector<EncodedExample> eval,
+  PromptObjective(nn::Model& model, std::vector<tasks::EncodedExample> train, std::vector<tasks::EncodedExample> eval,
                   PromptObjectiveOptions options, LoraAdapters* lora = nullptr);
 
   ParamSet& params() override;
@@ -80,19 +80,19 @@ class PromptObjective : public TrainObjective {
     std::size_t example = 0;
     Group group;
   };
-  static std::vector<Group> groups_of(const EncodedExample& e);
-  std::vector<Item> items_of(const std::vector<EncodedExample>& set, std::span<const std::size_t> examples, bool gold_only) const;
+  static std::vector<Group> groups_of(const tasks::EncodedExample& e);
+  std::vector<Item> items_of(const std::vector<tasks::EncodedExample>& set, std::span<const std::size_t> examples, bool gold_only) const;
   Packed pack(const std::vector<const std::vector<std::int32_t>*>& sequences, const std::vector<std::int32_t>& option_lengths) const;
-  Packed pack_items(const std::vector<EncodedExample>& set, std::span<const Item> items) const;
+  Packed pack_items(const std::vector<tasks::EncodedExample>& set, std::span<const Item> items) const;
   // Writes each item's members' option-token log-probabilities into log_probs[example][candidate].
-  void scatter(const std::vector<EncodedExample>& set, std::span<const Item> items, const Packed& packed,
+  void scatter(const std::vector<tasks::EncodedExample>& set, std::span<const Item> items, const Packed& packed,
                const nn::LossResult& result, std::vector<std::vector<std::vector<double>>>& log_probs) const;
   void sync_lora(bool all);
   std::int64_t prefix_layer(std::span<const std::uint32_t> blocks) const;
 
   nn::Model& model_;
   ParamSet model_params_;
-  std::vector<EncodedExample> train_, eval_;
+  std::vector<tasks::EncodedExample> train_, eval_;
   PromptObjectiveOptions options_;
   LoraAdapters* lora_ = nullptr;
   std::int32_t pad_id_ = 0;
