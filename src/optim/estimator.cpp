@@ -61,6 +61,10 @@ class Shift {
 
 }  // namespace
 
+std::uint64_t probe_seed(std::uint64_t run_seed, std::int64_t step, int probe) {
+  return derive_seed(run_seed, std::uint64_t(step), std::uint32_t(probe + 1));
+}
+
 Estimate Estimator::estimate(const Loss& loss, ParamSet& params, const Direction& direction, std::uint64_t run_seed,
                              std::int64_t step) const {
   Estimate out;
@@ -83,7 +87,7 @@ Estimate Estimator::estimate(const Loss& loss, ParamSet& params, const Direction
     out.loss = f0;
     if (!out.finite) return out;
     for (int k = 0; k < options_.queries; ++k) {
-      const Draw draw = direction.draw(params, out.blocks, derive_seed(run_seed, std::uint64_t(step), std::uint32_t(k + 1)));
+      const Draw draw = direction.draw(params, out.blocks, probe_seed(run_seed, step, k));
       double fk;
       {
         Shift shift(params, direction, out.blocks, draw);
@@ -105,7 +109,7 @@ Estimate Estimator::estimate(const Loss& loss, ParamSet& params, const Direction
 
   double loss_sum = 0.0;
   for (int k = 0; k < options_.queries; ++k) {
-    const Draw draw = direction.draw(params, out.blocks, derive_seed(run_seed, std::uint64_t(step), std::uint32_t(k + 1)));
+    const Draw draw = direction.draw(params, out.blocks, probe_seed(run_seed, step, k));
     double f_plus = 0.0;
     double f_minus = std::numeric_limits<double>::quiet_NaN();
     {

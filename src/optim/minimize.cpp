@@ -8,40 +8,6 @@
 
 namespace zo {
 
-std::string_view to_string(NanPolicy policy) {
-  switch (policy) {
-    case NanPolicy::stop: return "stop";
-    case NanPolicy::skip: return "skip";
-  }
-  return "unknown";
-}
-
-NanPolicy nan_policy_from_string(std::string_view name) {
-  if (name == "stop") return NanPolicy::stop;
-  if (name == "skip") return NanPolicy::skip;
-  fail("unknown NaN policy '{}': expected one of stop, skip", name);
-}
-
-std::string_view to_string(Termination t) {
-  switch (t) {
-    case Termination::max_steps: return "max_steps";
-    case Termination::max_evaluations: return "max_evaluations";
-    case Termination::target_loss: return "target_loss";
-    case Termination::time_limit: return "time_limit";
-    case Termination::non_finite_loss: return "non_finite_loss";
-    case Termination::callback: return "callback";
-  }
-  return "unknown";
-}
-
-namespace {
-
-std::int64_t evaluations_per_step(const EstimatorOptions& e) {
-  return e.difference == Difference::central ? 2 * std::int64_t(e.queries) : std::int64_t(e.queries) + 1;
-}
-
-}  // namespace
-
 void MinimizeOptions::validate() const {
   if (max_steps < 1) fail("minimize option max_steps = {}: must be >= 1", max_steps);
   estimator.validate();
@@ -72,6 +38,30 @@ std::string Summary::report() const {
       to_string(termination), message, initial_loss, final_loss, steps, skipped_steps, evaluations, seconds);
 }
 
+namespace {
+
+// MinimizeOptions::callbacks seen as the driver's events.
+class CallbackList : public StepCallback {
+ public:
+  explicit CallbackList(const std::vector<Callback>& callbacks) : callbacks_(callbacks) {}
+  bool end_step(const StepRecord& r) override {
+    const StepInfo info{.step = r.step + 1, .evaluations = r.evaluations, .loss = r.estimate->loss, .lr = r.lr, .skipped = r.skipped};
+    for (std::size_t i = 0; i < callbacks_.size(); ++i) {
+      if (!callbacks_[i](info)) {
+        stopped_by_ = i;
+        return false;
+      }
+    }
+    return true;
+  }
+  std::size_t stopped_by_ = 0;
+
+ private:
+  const std::vector<Callback>& callbacks_;
+};
+
+}  // namespace
+
 Summary minimize(const std::function<double(std::span<const float>)>& objective, std::vector<float>& x,
                  const MinimizeOptions& options) {
   options.validate();
@@ -80,7 +70,6 @@ Summary minimize(const std::function<double(std::span<const float>)>& objective,
 
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
 
   ParamSet params;
   params.add("x", DType::f32, {std::int64_t(x.size())}, x.data());
@@ -89,74 +78,49 @@ Summary minimize(const std::function<double(std::span<const float>)>& objective,
   const auto optimizer = Optimizer::create(options.optimizer);
   const std::span<const float> view(x);
   const Loss loss = [&objective, view] { return objective(view); };
-  const std::int64_t per_step = evaluations_per_step(options.estimator);
 
   Summary s;
   s.initial_loss = objective(view);
   s.evaluations = 1;
-  bool done = false;
   if (!std::isfinite(s.initial_loss) && options.nan_policy == NanPolicy::stop) {
     s.termination = Termination::non_finite_loss;
     s.message = fmt::format("the loss at x0 is {} (nan_policy stop)", s.initial_loss);
-    done = true;
   } else if (s.initial_loss <= options.target_loss) {
     s.termination = Termination::target_loss;
     s.message = fmt::format("loss at x0 {:.6g} <= target_loss {:.6g}", s.initial_loss, options.target_loss);
-    done = true;
-  }
-
-  while (!done) {
-    if (s.steps >= options.max_steps) {
-      s.termination = Termination::max_steps;
-      s.message = fmt::format("reached max_steps = {}", options.max_steps);
-      break;
-    }
-    if (options.max_evaluations > 0 && s.evaluations + per_step + 1 > options.max_evaluations) {
-      s.termination = Termination::max_evaluations;
-      s.message = fmt::format("another step ({} evaluations) and the final evaluation would exceed max_evaluations = {}",
-                              per_step, options.max_evaluations);
-      break;
-    }
-    if (options.time_limit_s > 0.0 && elapsed() >= options.time_limit_s) {
-      s.termination = Termination::time_limit;
-      s.message = fmt::format("time_limit_s = {} reached", options.time_limit_s);
-      break;
-    }
-    const double lr = options.optimizer.lr * lr_factor(options.schedule, s.steps, options.max_steps);
-    const Estimate estimate = estimator.estimate(loss, params, direction, options.seed, s.steps);
-    s.evaluations += estimate.evaluations;
-    ++s.steps;
-    StepInfo info{.step = s.steps, .evaluations = s.evaluations, .loss = estimate.loss, .lr = lr, .skipped = false};
-    if (!estimate.finite) {
-      if (options.nan_policy == NanPolicy::stop) {
-        s.termination = Termination::non_finite_loss;
-        s.message = fmt::format("a loss evaluation at step {} was {} (nan_policy stop): x holds the values from "
-                                "before that step",
-                                s.steps, estimate.loss);
-        break;
-      }
-      ++s.skipped_steps;
-      info.skipped = true;
-    } else {
-      optimizer->step(params, direction, estimate, lr);
-    }
-    for (std::size_t i = 0; i < options.callbacks.size() && !done; ++i) {
-      if (!options.callbacks[i](info)) {
-        s.termination = Termination::callback;
-        s.message = fmt::format("callbacks[{}] returned false after step {}", i, s.steps);
-        done = true;
-      }
-    }
-    if (!done && !info.skipped && estimate.loss <= options.target_loss) {
-      s.termination = Termination::target_loss;
-      s.message = fmt::format("loss {:.6g} <= target_loss {:.6g} at step {}", estimate.loss, options.target_loss, s.steps);
-      done = true;
+  } else {
+    StepDriver driver(params, direction, *optimizer,
+                      {.seed = options.seed,
+                       .max_steps = options.max_steps,
+                       .lr = options.optimizer.lr,
+                       .schedule = options.schedule,
+                       .nan_policy = options.nan_policy,
+                       .max_evaluations = options.max_evaluations,
+                       .reserved_evaluations = 1,
+                       .initial_evaluations = s.evaluations,
+                       .time_limit_s = options.time_limit_s,
+                       .target_loss = options.target_loss});
+    CallbackList callbacks(options.callbacks);
+    StepCallback* const list[] = {&callbacks};
+    const StepSummary run = driver.run(estimator, loss, list);
+    s.termination = run.termination;
+    s.message = run.message;
+    s.steps = run.steps;
+    s.evaluations = run.evaluations;
+    s.skipped_steps = run.skipped_steps;
+    if (run.termination == Termination::non_finite_loss) {
+      ++s.steps;  // minimize counts the step that met the non-finite loss
+      s.message = fmt::format("a loss evaluation at step {} was {} (nan_policy stop): x holds the values from "
+                              "before that step",
+                              s.steps, run.last_loss);
+    } else if (run.termination == Termination::callback) {
+      s.message = fmt::format("callbacks[{}] returned false after step {}", callbacks.stopped_by_, s.steps);
     }
   }
 
   s.final_loss = objective(view);
   ++s.evaluations;
-  s.seconds = elapsed();
+  s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 #include "zo/tasks/batched_estimate.hpp"
+#include "zo/optim/step_driver.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -211,20 +212,29 @@ AttackResult attack_image(const ScoreFn& victim, std::span<const float> x0, int 
     }
   };
 
-  const std::int64_t per_step = batch_rows(options.estimator);
+  // The step loop, with every step's probes evaluated as one batch of the victim's forward pass; the
+  // query budget Q is the driver's evaluation budget.
   const EstimatorOptions& eopt = options.estimator;
-  while (res.queries_used + per_step <= options.queries) {
+  const EstimateFn estimate = [&](std::int64_t step) {
+    res.steps = step;
     const std::int64_t first_query = res.queries_used + 1;
-    const Estimate est = batched_estimate(batch_loss, params, direction, eopt, run_seed, res.steps);
+    Estimate est = batched_estimate(batch_loss, params, direction, eopt, run_seed, step);
     note_center(first_query);
     res.curve.push_back(est.loss);
     res.final_loss = est.loss;
     res.final_label = center_label;
     res.final_l2 = std::sqrt(center_l2sq);
-    if (!est.finite) return res;  // a NaN score: stop rather than write NaN into w
-    optimizer->step(params, direction, est, oopt.lr);
-    ++res.steps;
-  }
+    return est;
+  };
+  StepDriver driver(params, direction, *optimizer,
+                    {.seed = run_seed,
+                     .max_steps = std::numeric_limits<std::int64_t>::max(),
+                     .lr = oopt.lr,
+                     .nan_policy = NanPolicy::stop,
+                     .max_evaluations = options.queries});
+  const StepSummary run = driver.run(estimate, batch_rows(eopt));
+  res.steps = run.steps;
+  if (run.termination == Termination::non_finite_loss) return res;  // a NaN score: stop rather than write NaN into w
   if (res.queries_used < options.queries) {
     // The last point after the final update: one query.
     std::vector<double> f(1);

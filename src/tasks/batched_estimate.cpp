@@ -41,7 +41,7 @@ Estimate batched_estimate(const BatchLoss& loss, const ParamSet& params, const D
   out.blocks = direction.active_blocks(run_seed, step);
   std::vector<float> z;
   for (int k = 0; k < q; ++k) {
-    const Draw draw = direction.draw(params, out.blocks, derive_seed(run_seed, std::uint64_t(step), std::uint32_t(k + 1)));
+    const Draw draw = direction.draw(params, out.blocks, probe_seed(run_seed, step, k));
     out.probes.push_back({draw, 0.0});
     float* plus = points.data() + (forward ? 1 + k : 1 + 2 * k) * dim;
     float* minus = forward ? nullptr : plus + dim;

@@ -4,6 +4,7 @@
 #include "zo/util/error.hpp"
 #include "zo/optim/estimator.hpp"
 #include "zo/optim/optimizer.hpp"
+#include "zo/optim/step_driver.hpp"
 #include "zo/train/options_json.hpp"
 #include "zo/train/trainer.hpp"
 
@@ -34,22 +35,24 @@ ReplaySummary replay_ledger(const Ledger& ledger, ParamSet& params, const std::s
   std::unique_ptr<Optimizer> optimizer = Optimizer::create(optimizer_options_from_json(config.at("optimizer"), where + ": optimizer"));
   const std::uint64_t seed = config.at("seed").get<std::uint64_t>();
 
-  ReplaySummary summary;
-  for (std::size_t i = 0; i < ledger.rows.size(); ++i) {
-    const LedgerRow& row = ledger.rows[i];
-    const std::string line = fmt::format("{}:{}", where, i + 3);
-    if (row.step != std::int64_t(i)) fail("{}: step {} where step {} was expected (the ledger must start at 0 without gaps)", line, row.step, i);
+  // The step loop with each step's evaluations read from its row instead of computed, and the row's
+  // learning rate; a row recorded as skipped skips its update as the run did.
+  const auto line_of = [&](std::int64_t t) { return fmt::format("{}:{}", where, t + 3); };
+  const EstimateFn estimate = [&](std::int64_t t) {
+    const LedgerRow& row = ledger.rows[std::size_t(t)];
+    const std::string line = line_of(t);
+    if (row.step != t) fail("{}: step {} where step {} was expected (the ledger must start at 0 without gaps)", line, row.step, t);
     std::size_t next = 0;
     const Loss loss = [&]() {
       if (next >= row.losses.size()) fail("{}: the estimator asked for more evaluations than the {} recorded", line, row.losses.size());
       return row.losses[next++];
     };
-    const Estimate estimate = estimator.estimate(loss, params, direction, seed, row.step);
+    Estimate est = estimator.estimate(loss, params, direction, seed, row.step);
     if (next != row.losses.size()) fail("{}: {} evaluations recorded, the estimator used {}", line, row.losses.size(), next);
-    if (estimate.blocks != row.blocks) fail("{}: the recomputed active blocks differ from the recorded ones", line);
-    if (estimate.probes.size() != row.probes.size()) fail("{}: {} probes recorded, {} recomputed", line, row.probes.size(), estimate.probes.size());
+    if (est.blocks != row.blocks) fail("{}: the recomputed active blocks differ from the recorded ones", line);
+    if (est.probes.size() != row.probes.size()) fail("{}: {} probes recorded, {} recomputed", line, row.probes.size(), est.probes.size());
     for (std::size_t k = 0; k < row.probes.size(); ++k) {
-      const Probe& a = estimate.probes[k];
+      const Probe& a = est.probes[k];
       const Probe& b = row.probes[k];
       if (a.draw.seed != b.draw.seed || std::bit_cast<std::uint32_t>(a.draw.scale) != std::bit_cast<std::uint32_t>(b.draw.scale)) {
         fail("{}: probe {}: the recomputed seed or scale differs from the recorded one", line, k);
@@ -58,14 +61,18 @@ ReplaySummary replay_ledger(const Ledger& ledger, ParamSet& params, const std::s
         fail("{}: probe {}: ρ recomputed as {} but recorded as {}", line, k, a.rho, b.rho);
       }
     }
-    if (row.skipped != !estimate.finite) fail("{}: the row's skipped flag does not match its losses", line);
-    if (!row.skipped) {
-      optimizer->step(params, direction, estimate, row.lr);
-    } else {
-      ++summary.skipped;
-    }
-    ++summary.steps;
-  }
+    if (row.skipped != !est.finite) fail("{}: the row's skipped flag does not match its losses", line);
+    return est;
+  };
+  StepDriver driver(params, direction, *optimizer,
+                    {.seed = seed,
+                     .max_steps = std::int64_t(ledger.rows.size()),
+                     .lr_at = [&](std::int64_t t) { return ledger.rows[std::size_t(t)].lr; },
+                     .nan_policy = NanPolicy::skip});
+  const StepSummary run = driver.run(estimate, evaluations_per_step(estimator.options()));
+  ReplaySummary summary;
+  summary.steps = run.steps_run;
+  summary.skipped = run.skipped_steps;
   return summary;
 }
 

@@ -8,6 +8,8 @@
 #include "zo/util/csv.hpp"
 #include "zo/train/ledger.hpp"
 #include "zo/train/options_json.hpp"
+#include "zo/optim/step_driver.hpp"
+#include "zo/util/rss.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -25,13 +27,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// CPU time of the process (every thread), in seconds.
-double cpu_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
 
 // An appended CSV log whose first column is a step; on resume the rows after a step are cut off.
 class StepLog {
@@ -198,15 +193,15 @@ TrainSummary Trainer::run() {
   const Estimator estimator(o.estimator);
   const auto start = Clock::now();
   double eval_seconds = 0.0, checkpoint_seconds = 0.0, loss_seconds = 0.0;
-  const double cpu_start = cpu_now();
+  const double cpu_start = process_cpu_seconds();
   double eval_cpu = 0.0, checkpoint_cpu = 0.0, loss_cpu = 0.0;
 
   const auto run_eval = [&](std::int64_t step) {
     if (!o.evaluate) return;
     const auto t0 = Clock::now();
-    const double c0 = cpu_now();
+    const double c0 = process_cpu_seconds();
     const Evaluation e = objective_.evaluate();
-    eval_cpu += cpu_now() - c0;
+    eval_cpu += process_cpu_seconds() - c0;
     const double s = since(t0);
     eval_seconds += s;
     eval_log.add({std::to_string(step), format_number(e.loss), format_number(e.accuracy), std::to_string(e.examples),
@@ -225,9 +220,9 @@ TrainSummary Trainer::run() {
       double& cpu;
       ~Timer() {
         total += since(t0);
-        cpu += cpu_now() - c0;
+        cpu += process_cpu_seconds() - c0;
       }
-    } timer{t0, checkpoint_seconds, cpu_now(), checkpoint_cpu};
+    } timer{t0, checkpoint_seconds, process_cpu_seconds(), checkpoint_cpu};
     ledger->flush();
     train_log.flush();
     state.skipped_steps = summary.skipped_steps;
@@ -238,55 +233,70 @@ TrainSummary Trainer::run() {
 
   std::vector<std::size_t> order;
   std::int64_t order_epoch = -1;
-  std::vector<double> losses;
-  summary.termination = Termination::max_steps;
-  for (std::int64_t t = state.step; t < o.steps; ++t) {
-    const RunState before = state;
-    const std::vector<std::size_t> batch = next_batch(objective_.train_size(), o.batch_size, o.seed, state, order, order_epoch);
-    const double lr = o.optimizer.lr * lr_factor(o.schedule, t, o.steps);
-    losses.clear();
-    const Loss loss = [&]() {
-      const auto t0 = Clock::now();
-      const double c0 = cpu_now();
-      const double v = objective_.loss(batch);
-      loss_cpu += cpu_now() - c0;
-      loss_seconds += since(t0);
-      losses.push_back(v);
-      return v;
-    };
-    objective_.begin_step(batch, direction.active_blocks(o.seed, t));
-    const Estimate estimate = estimator.estimate(loss, params, direction, o.seed, t);
-    summary.evaluations += estimate.evaluations;
-    LedgerRow row{.step = t, .probes = estimate.probes, .losses = losses, .lr = lr, .blocks = estimate.blocks, .skipped = false};
-    if (!estimate.finite) {
-      if (o.nan_policy == NanPolicy::stop) {
-        state = before;
-        checkpoint();
-        summary.termination = Termination::non_finite_loss;
-        summary.message = fmt::format(
-            "the loss was {} at step {}: stopped (nan-policy stop); θ keeps its last good value, checkpointed at "
-            "step {}",
-            estimate.loss, t, t);
-        break;
-      }
-      row.skipped = true;
-      ++summary.skipped_steps;
-    } else {
-      optimizer->step(params, direction, estimate, lr);
+  std::vector<std::size_t> batch;
+  std::vector<double> losses;  // the step's evaluations, for the ledger
+  RunState before = state;
+  const Loss loss = [&]() {
+    const auto t0 = Clock::now();
+    const double c0 = process_cpu_seconds();
+    const double v = objective_.loss(batch);
+    loss_cpu += process_cpu_seconds() - c0;
+    loss_seconds += since(t0);
+    losses.push_back(v);
+    return v;
+  };
+  // The step loop's events: each step's batch, then its ledger row, logs, evaluation and checkpoint.
+  class Events final : public StepCallback {
+   public:
+    std::function<void(std::span<const std::uint32_t>)> begin;
+    std::function<void(const StepRecord&)> end;
+    void begin_step(std::int64_t, std::span<const std::uint32_t> blocks) override { begin(blocks); }
+    bool end_step(const StepRecord& r) override {
+      end(r);
+      return true;
     }
-    ledger->append(row);
+  } events;
+  events.begin = [&](std::span<const std::uint32_t> blocks) {
+    before = state;
+    batch = next_batch(objective_.train_size(), o.batch_size, o.seed, state, order, order_epoch);
+    losses.clear();
+    objective_.begin_step(batch, blocks);
+  };
+  events.end = [&](const StepRecord& r) {
+    const Estimate& estimate = *r.estimate;
+    const std::int64_t t = r.step;
+    if (r.skipped) ++summary.skipped_steps;
+    ledger->append({.step = t, .probes = estimate.probes, .losses = losses, .lr = r.lr, .blocks = estimate.blocks, .skipped = r.skipped});
     state.step = t + 1;
     const double seconds = since(start) - eval_seconds - checkpoint_seconds;
     summary.losses.push_back(estimate.loss);
-    train_log.add({std::to_string(t + 1), format_number(estimate.loss), format_number(lr), row.skipped ? "1" : "0",
+    train_log.add({std::to_string(t + 1), format_number(estimate.loss), format_number(r.lr), r.skipped ? "1" : "0",
                    std::to_string(estimate.evaluations), format_number(seconds)});
     if (on_step) {
-      on_step({.step = t + 1, .loss = estimate.loss, .lr = lr, .skipped = row.skipped, .evaluations = summary.evaluations,
+      on_step({.step = t + 1, .loss = estimate.loss, .lr = r.lr, .skipped = r.skipped, .evaluations = r.evaluations,
                .seconds = seconds});
     }
     const bool last = t + 1 == o.steps;
     if (!last && o.eval_every > 0 && (t + 1) % o.eval_every == 0) run_eval(t + 1);
     if (!last && o.checkpoint_every > 0 && (t + 1) % o.checkpoint_every == 0) checkpoint();
+  };
+  StepDriver driver(params, direction, *optimizer,
+                    {.seed = o.seed,
+                     .first_step = state.step,
+                     .max_steps = o.steps,
+                     .lr = o.optimizer.lr,
+                     .schedule = o.schedule,
+                     .nan_policy = o.nan_policy});
+  StepCallback* const callbacks[] = {&events};
+  const StepSummary run = driver.run(estimator, loss, callbacks);
+  summary.evaluations = run.evaluations;
+  summary.termination = run.termination;
+  if (run.termination == Termination::non_finite_loss) {
+    state = before;
+    checkpoint();
+    summary.message = fmt::format(
+        "the loss was {} at step {}: stopped (nan-policy stop); θ keeps its last good value, checkpointed at step {}",
+        run.last_loss, state.step, state.step);
   }
   if (summary.termination == Termination::max_steps) {
     run_eval(state.step);
@@ -297,7 +307,7 @@ TrainSummary Trainer::run() {
   summary.eval_seconds = eval_seconds;
   summary.checkpoint_seconds = checkpoint_seconds;
   summary.loss_seconds = loss_seconds;
-  summary.cpu_seconds = cpu_now() - cpu_start - eval_cpu - checkpoint_cpu;
+  summary.cpu_seconds = process_cpu_seconds() - cpu_start - eval_cpu - checkpoint_cpu;
   summary.loss_cpu_seconds = loss_cpu;
   summary.seconds = since(start) - eval_seconds - checkpoint_seconds;
   return summary;

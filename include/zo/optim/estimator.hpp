@@ -32,6 +32,11 @@ struct EstimatorOptions {
   void validate() const;                     // throws zo::Error naming the field
 };
 
+// The seed of probe k (0-based) at step t of a run seeded run_seed: derive_seed(run_seed, t, k + 1).
+// Every estimate (Estimator, the attack's batched estimate, replay) draws probe k from it; the ledger
+// and replay depend on it, so it is fixed forever.
+std::uint64_t probe_seed(std::uint64_t run_seed, std::int64_t step, int probe);
+
 // The loss at the parameters' current values (the objective reads θ in place).
 using Loss = std::function<double()>;
 
@@ -56,7 +61,7 @@ class Estimator {
   const EstimatorOptions& options() const { return options_; }
 
   // Runs the protocol for `step`: active blocks from direction.active_blocks(run_seed, step), probe
-  // seeds derive_seed(run_seed, step, k + 1). θ is back at its entry values (up to float rounding of
+  // seeds probe_seed(run_seed, step, k). θ is back at its entry values (up to float rounding of
   // the ±ε sequence) on return, also when an evaluation throws or is not finite.
   Estimate estimate(const Loss& loss, ParamSet& params, const Direction& direction, std::uint64_t run_seed,
                     std::int64_t step) const;

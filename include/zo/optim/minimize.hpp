@@ -1,5 +1,7 @@
 // zo::minimize(objective, x0, options): zeroth-order minimisation of any black-box function of a
-// float vector, with every estimator, direction and optimizer zo has. Returns a Summary.
+// float vector, with every estimator, direction and optimizer zo has. Returns a Summary. It is the
+// step driver (step_driver.hpp) over one parameter "x", with f(x0) evaluated before the first step
+// and f(x) after the last.
 //
 //   std::vector<float> x(100, 1.0f);
 //   auto summary = zo::minimize([](std::span<const float> x) { ... return loss; }, x,
@@ -11,6 +13,7 @@
 #include "zo/optim/estimator.hpp"
 #include "zo/optim/optimizer.hpp"
 #include "zo/optim/schedule.hpp"
+#include "zo/optim/step_driver.hpp"
 
 #include <concepts>
 #include <cstdint>
@@ -28,13 +31,6 @@ template <class F>
 concept Objective = requires(F f, std::span<const float> x) {
   { f(x) } -> std::convertible_to<double>;
 };
-
-enum class NanPolicy { stop, skip };  // on a non-finite loss: stop the run, or skip that step's update
-std::string_view to_string(NanPolicy);
-NanPolicy nan_policy_from_string(std::string_view);  // "stop" | "skip"; throws zo::Error
-
-enum class Termination { max_steps, max_evaluations, target_loss, time_limit, non_finite_loss, callback };
-std::string_view to_string(Termination);
 
 // What callbacks see after each step.
 struct StepInfo {

@@ -1,6 +1,6 @@
 // One ZO step's probes evaluated as ONE batch, for objectives that are cheaper per point in batches
 // (a classifier's forward pass). It reproduces Estimator::estimate's draws and ρ (estimator.hpp):
-// active blocks direction.active_blocks(run_seed, step), probe k's seed derive_seed(run_seed, step, k + 1),
+// active blocks direction.active_blocks(run_seed, step), probe k's seed probe_seed(run_seed, step, k),
 // its draw direction.draw(params, blocks, seed) and its values Direction::fill; but instead of moving θ
 // in place and calling the loss 2q (central) or q + 1 (forward) times, it writes every point into a
 // batch and calls `loss` once.
