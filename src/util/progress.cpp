@@ -12,6 +12,8 @@ namespace zo {
 
 void ProgressOptions::validate() const {
   if (total < 0) fail("progress field 'total' = {}: must be >= 0", total);
+  if (start < 0 || (total > 0 && start > total))
+    fail("progress field 'start' = {}: must be in [0, total = {}]", start, total);
   if (stream == nullptr) fail("progress field 'stream' is null: must be an open FILE*");
   if (!(tty_interval_s >= 0) || !std::isfinite(tty_interval_s))
     fail("progress field 'tty_interval_s' = {}: must be finite and >= 0", tty_interval_s);
@@ -38,7 +40,7 @@ double Progress::elapsed_s() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-std::string Progress::line(std::int64_t done, std::string_view status) const {
+std::string Progress::line(std::int64_t done, std::string_view status, std::optional<double> work_seconds) const {
   std::string text = options_.label.empty() ? std::string() : options_.label + "  ";
   double elapsed = elapsed_s();
   if (options_.total > 0) {
@@ -49,8 +51,11 @@ std::string Progress::line(std::int64_t done, std::string_view status) const {
   }
   if (!status.empty()) text += fmt::format("  {}", status);
   text += fmt::format("  {}", format_duration(elapsed));
-  if (options_.total > 0 && done > 0 && done < options_.total)
-    text += "  ETA " + format_duration(elapsed / static_cast<double>(done) * static_cast<double>(options_.total - done));
+  const std::int64_t done_here = done - options_.start;
+  if (options_.total > 0 && done_here > 0 && done < options_.total) {
+    const double seconds = work_seconds.value_or(elapsed);
+    text += "  ETA " + format_duration(seconds / static_cast<double>(done_here) * static_cast<double>(options_.total - done));
+  }
   return text;
 }
 
@@ -68,13 +73,14 @@ void Progress::write(const std::string& text, bool final) {
   last_write_ = std::chrono::steady_clock::now();
 }
 
-void Progress::update(std::int64_t done, std::string_view status) {
+void Progress::update(std::int64_t done, std::string_view status, std::optional<double> work_seconds) {
   last_done_ = done;
   last_status_ = std::string(status);
+  last_work_seconds_ = work_seconds;
   auto now = std::chrono::steady_clock::now();
   double interval = tty_ ? options_.tty_interval_s : options_.log_interval_s;
   if (last_write_ && std::chrono::duration<double>(now - *last_write_).count() < interval) return;
-  write(line(done, status), false);
+  write(line(done, status, work_seconds), false);
 }
 
 void Progress::finish(std::string_view status) {

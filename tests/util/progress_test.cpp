@@ -48,6 +48,18 @@ TEST(Progress, LineShowsCountPercentStatusAndEta) {
   std::fclose(f);
 }
 
+TEST(Progress, TheEtaCountsOnlyUnitsDoneHereAndTheirWorkTime) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  // A run resumed at step 40 of 100 that spent 10 s on its 10 steps (and minutes on an evaluation):
+  // 50 steps left at 1 s each.
+  zo::Progress p({.label = "", .total = 100, .start = 40, .unit = "steps", .stream = f, .tty = false});
+  const std::string line = p.line(50, "", 10.0);
+  EXPECT_NE(line.find("ETA 50.0 s"), std::string::npos) << line;
+  EXPECT_EQ(p.line(40, "", 0.0).find("ETA"), std::string::npos);  // nothing done here yet: no estimate
+  std::fclose(f);
+}
+
 TEST(Progress, WritesWholeLinesWhenNotATerminal) {
   std::FILE* f = std::tmpfile();
   ASSERT_NE(f, nullptr);

@@ -16,6 +16,7 @@ namespace zo {
 struct ProgressOptions {
   std::string label;             // printed first, e.g. "bench synthetic"
   std::int64_t total = 0;        // units of work (steps); 0 = unknown (no percentage, no ETA)
+  std::int64_t start = 0;        // units already done when the clock starts (a resumed run's step)
   std::string unit = "steps";    // name of a unit of work
   std::FILE* stream = stderr;    // where to write
   std::optional<bool> tty;       // redraw in place? default: whether `stream` is a terminal
@@ -31,12 +32,15 @@ class Progress {
  public:
   explicit Progress(ProgressOptions options);  // validates; the clock starts here
   // Reports `done` units finished and a short status (e.g. "loss 1.2e+02"); writes only when the
-  // interval since the last write has passed (always for the first call).
-  void update(std::int64_t done, std::string_view status = {});
+  // interval since the last write has passed (always for the first call). The ETA assumes the
+  // remaining units go at the rate of those done since the start: (done − start) units in
+  // `work_seconds`, the time spent on them (without evaluations, checkpoints …), or in the elapsed
+  // time when it is not given.
+  void update(std::int64_t done, std::string_view status = {}, std::optional<double> work_seconds = {});
   // Writes the final state and ends the line.
   void finish(std::string_view status = {});
   // The line update() would write now, without the carriage return.
-  std::string line(std::int64_t done, std::string_view status) const;
+  std::string line(std::int64_t done, std::string_view status, std::optional<double> work_seconds = {}) const;
   double elapsed_s() const;
 
  private:
@@ -48,6 +52,7 @@ class Progress {
   std::size_t last_width_ = 0;
   std::int64_t last_done_ = 0;
   std::string last_status_;
+  std::optional<double> last_work_seconds_;
 };
 
 }  // namespace zo
