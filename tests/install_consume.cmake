@@ -99,7 +99,7 @@ run(${minimize_exe})
 
 if(FINETUNE)
   consume(finetune)
-  run(${finetune_exe} ${SOURCE}/models/opt-text-proto spam ${SOURCE}/data/spam/train.jsonl
+  run(${finetune_exe} ${SOURCE}/models/opt-text-proto ${SOURCE}/configs/spam.json ${SOURCE}/data/spam/train.jsonl
       ${SOURCE}/data/spam/validation.jsonl ${work}/finetune-run)
 endif()
 message(STATUS "install_and_consume: passed")
