@@ -1,5 +1,5 @@
 // Every update rule against an independent hand computation in double: the test builds z itself
-// from Direction::fill for the step's draws, applies the paper's formula (optimizer.hpp, METHODS.md §4)
+// from Direction::fill for the step's draws, applies the paper's formula (optimizer.hpp, docs/methods.md §4)
 // to a double copy of θ, and compares with what the optimizer's fused pass wrote, over several steps.
 #include "zo/optim/optimizer.hpp"
 

@@ -73,6 +73,12 @@ TEST(Finetune, EveryFieldIsAnOptionWithAUniqueNameAndHelp) {
   EXPECT_EQ(specs.size(), 49u);  // one per field of FinetuneOptions but the custom template (config only)
 }
 
+TEST(Finetune, TheDocsListEveryOption) {
+  const std::string docs = zo::read_file(fs::path(ZO_SOURCE_DIR) / "docs" / "finetune.md");
+  for (const auto& s : zo::finetune_option_list().specs())
+    EXPECT_NE(docs.find("`--" + s.name), std::string::npos) << "docs/finetune.md lacks --" << s.name;
+}
+
 TEST(Finetune, AConfigSetsOptionsByNameAndTheCommandLineWins) {
   zo::FinetuneOptions o;
   zo::apply_finetune_config(o,

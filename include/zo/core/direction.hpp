@@ -1,4 +1,4 @@
-// Structured directions: which coordinates move at a step, and by how much (DESIGN.md, METHODS.md §3).
+// Structured directions: which coordinates move at a step, and by how much (docs/design.md, docs/methods.md §3).
 // A direction is defined by (options, the ParamSet's names/shapes/blocks, seed, step) alone.
 //
 // - dense:    every moving coordinate, z ~ N(0, I) (MeZO).

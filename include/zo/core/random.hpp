@@ -1,4 +1,4 @@
-// zo's one invariant (DESIGN.md): a perturbation is a pure function of its seed.
+// zo's one invariant (docs/design.md): a perturbation is a pure function of its seed.
 //
 //   z[tensor t, element i] = Normal(Philox4x32-10(key = (lo32(seed), tensor_key(t)),
 //                                                 counter = (lo32(i/4), hi32(i/4), hi32(seed), stream)))

@@ -112,7 +112,7 @@ class Model {
   // `also`: token ids whose log-probabilities at every counted position go to LossResult::also_log_probs.
   LossResult loss(const TokenBatch& batch, std::span<const std::int32_t> labels, std::span<const std::int32_t> also = {});
 
-  // Shared-prefix evaluation for block-coordinate ZO (METHODS.md §8): hidden_states(batch, k) is the
+  // Shared-prefix evaluation for block-coordinate ZO (docs/methods.md §8): hidden_states(batch, k) is the
   // residual stream (B, T, C) entering layer k (k = 0: the embeddings; k = L: the last layer's output,
   // before the final norm); forward_from / loss_from resume from it at layer k. forward_from(k, batch,
   // hidden_states(batch, k)) equals forward(batch) bit for bit.

@@ -1,4 +1,4 @@
-// Two-point zeroth-order gradient estimators using the in-place protocol (METHODS.md §1–2):
+// Two-point zeroth-order gradient estimators using the in-place protocol (docs/methods.md §1–2):
 // no copy of θ or z is ever held.
 //
 //   central (MeZO, SPSA), per probe k:  θ += εz_k; f₊ = f(θ); θ −= 2εz_k; f₋ = f(θ); θ += εz_k (restore)

@@ -11,7 +11,7 @@
 //                   cross-entropy over the candidates' scores only (MeZO's --train_as_classification).
 //   prediction      argmax_c s_c, with s_c the candidate score: mean_j ℓ_c,j (MeZO) or Σ_j ℓ_c,j;
 //                   ties go to the lowest index.
-// All sums are in double (METHODS.md §7: fp32 accumulation of losses at least).
+// All sums are in double (docs/methods.md §7: fp32 accumulation of losses at least).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Synthetic objectives with known minima: R-AdaZO's set (METHODS.md §4).
+// Synthetic objectives with known minima: R-AdaZO's set (docs/methods.md §4).
 //   quadratic   f(x) = ½ Σ c_i x_i², c_i log-spaced from 1 to `condition`; min 0 at 0
 //   rosenbrock  f(x) = Σ_{i<d−1} 100 (x_{i+1} − x_i²)² + (1 − x_i)²;            min 0 at 1
 //   levy        the Levy function, w_i = 1 + (x_i − 1)/4;                         min 0 at 1

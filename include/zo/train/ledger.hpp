@@ -1,5 +1,5 @@
 // The seed ledger: one row per training step, enough to rebuild the fine-tuned weights from the base
-// model alone (DESIGN.md: "a step is fully described by a few numbers"). `zo replay` reads it.
+// model alone (docs/design.md: "a step is fully described by a few numbers"). `zo replay` reads it.
 //
 // File format (text, '\n' line ends), version 1:
 //   line 1   zo-ledger 1                      magic and format version

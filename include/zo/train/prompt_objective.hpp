@@ -13,7 +13,7 @@
 // Sequences are padded on the right to the longest in the forward pass (attention mask 0, label
 // ignore_index), with the model's pad_token_id (0 when it has none).
 //
-// Shared prefix (METHODS.md §8): when the step's moving blocks are all model layers ≥ k ("layers.<k>"
+// Shared prefix (docs/methods.md §8): when the step's moving blocks are all model layers ≥ k ("layers.<k>"
 // blocks, or "head"), the layers below k compute the same activations at θ+εz and θ−εz: the first
 // evaluation of the step keeps the residual stream entering layer k and every evaluation of the step
 // resumes from it (Model::hidden_states / loss_from, bit-identical to a full forward). On by default.
