@@ -116,6 +116,11 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& e) {
       return kUsageError;
     }
   }
+  if (dynamic_cast<const CLI::ValidationError*>(&e) != nullptr) {
+    // A value the library's options refused (option_binding.hpp): the message names the flag.
+    std::fprintf(stderr, "zo: error: %s\nRun with --help for more information.\n", e.what());
+    return kUsageError;
+  }
   app.exit(e);
   return kUsageError;
 }
