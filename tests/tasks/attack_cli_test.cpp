@@ -1,5 +1,6 @@
-// `zo attack` and `zo train-victim` as a user runs them: bad input gives exit status 1 and a message
-// naming the file or value; a small good run writes every output file. Uses small IDX files and a tiny
+// `zo attack` and `zo train-victim` as a user runs them: a bad file gives exit status 1 and a message
+// naming it, a bad option value exit status 2 and a message naming the flag; a small good run writes
+// every output file. Uses small IDX files and a tiny
 // victim made here (no dependence on the installed dataset).
 #include "zo/tasks/victim.hpp"
 
@@ -130,22 +131,30 @@ TEST_F(AttackCli, MissingOrCorruptDataIsNamed) {
 }
 
 TEST_F(AttackCli, BadBudgetImageCountAndOptimizerAreNamed) {
+  // Option values: usage errors (exit 2) naming the flag.
   auto r = run(base("--images 1 --queries 0"));
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("queries = 0"), std::string::npos) << r.output;
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("option --queries = 0"), std::string::npos) << r.output;
+  r = run(base("--images 0 --queries 10"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("option --images = 0"), std::string::npos) << r.output;
+  r = run(base("--images 1 --queries 10 --optimizer zo-sgd,adam"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("option --optimizer = 'adam'"), std::string::npos) << r.output;
+  r = run(base("--images 1 --queries 10 --box sphere"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("option --box = 'sphere'"), std::string::npos) << r.output;
+  r = run(base("--images 1 --queries 10 --lr-grid 0.1,-1"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("option --lr-grid = 0.1,-1"), std::string::npos) << r.output;
+  r = run(base("--images 1 --queries ten"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("option --queries = 'ten'"), std::string::npos) << r.output;
+  // More images than the data holds: known only once the data is read (exit 1).
   r = run(base("--images 21 --queries 10"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("images = 21"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("only 20"), std::string::npos) << r.output;
-  r = run(base("--images 0 --queries 10"));
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("images = 0"), std::string::npos) << r.output;
-  r = run(base("--images 1 --queries 10 --optimizer zo-sgd,adam"));
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("'adam'"), std::string::npos) << r.output;
-  r = run(base("--images 1 --queries 10 --box sphere"));
-  EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("'sphere'"), std::string::npos) << r.output;
 }
 
 TEST_F(AttackCli, TrainVictimNamesMissingData) {

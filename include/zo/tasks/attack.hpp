@@ -1,4 +1,4 @@
-// Black-box adversarial attack on an image classifier (METHODS.md §6; the setting of ZO-AdaMM, Chen et
+// Black-box adversarial attack on an image classifier (docs/methods.md §6; the setting of ZO-AdaMM, Chen et
 // al. 2019, and R-AdaZO, Shu et al. 2025). The victim is queried for its scores (log-probabilities)
 // only; every image it scores is one query.
 //
@@ -30,8 +30,10 @@
 #include "zo/optim/optimizer.hpp"
 #include "zo/tasks/idx.hpp"
 #include "zo/tasks/victim.hpp"
+#include "zo/util/option_list.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <span>
@@ -151,5 +153,77 @@ std::vector<MethodSummary> summarize(std::span<const AttackJob> jobs, std::span<
 std::string write_attack_outputs(const std::filesystem::path& dir, const ImageDataset& data,
                                  std::span<const AttackJob> jobs, std::span<const AttackMethod> methods,
                                  const AttackOptions& options, int examples);
+
+// One whole `zo attack` run as a library call: load the victim and the test split, pick the first
+// `images` correctly classified test images from `first` on, attack each with every method, write the
+// files. Every option below is also a flag of `zo attack`, by the same name with dashes
+// (attack_option_list(): methods is --optimizer, lr_grid is --lr-grid, q is --q); validate() names
+// the option at fault that way: "option 'queries' = 0: must be >= 1".
+//
+//   zo::tasks::AttackRunOptions o;
+//   o.images = 10; o.queries = 1000; o.methods = {"zo-adamm", "r-adazo"}; o.out = "runs/attack";
+//   const zo::tasks::AttackRunResult r = zo::tasks::attack(o);   // r.jobs, r.summaries, r.table, r.files
+struct AttackRunOptions {
+  // Victim, data, output
+  std::string victim = "models/victim/fashion_mlp.safetensors";  // safetensors from `zo train-victim`
+  std::string data{kDebianFashionMnistDir};  // folder with the (gzipped) IDX files; the test split is attacked
+  std::string out = "attack_out";            // output folder
+  std::int64_t images = 100;                 // N correctly classified test images attacked, >= 1
+  std::int64_t first = 0;                    // test index to start looking for them at
+  // Methods: <optimizer>[-bcd|-sparse][@η] (attack_method_from_string)
+  std::vector<std::string> methods = {"zo-sgd", "zo-sign-sgd", "zo-adamm", "r-adazo", "r-adazo-bcd"};  // --optimizer
+  std::vector<double> lr_grid{};             // every method without @η at each of these η ({} = at lr only)
+  // The attack (AttackOptions; the defaults are its own)
+  std::int64_t queries = AttackOptions{}.queries;  // budget Q per image and method
+  double c = AttackOptions{}.c;
+  double kappa = AttackOptions{}.kappa;
+  double lr = AttackOptions{}.lr;            // η of methods without @η
+  double eps = AttackOptions{}.estimator.eps;
+  int q = AttackOptions{}.estimator.queries;  // probe directions per step
+  std::string difference{to_string(AttackOptions{}.estimator.difference)};  // forward, central
+  std::string box{to_string(AttackOptions{}.box)};                        // tanh, clip
+  int patch = AttackOptions{}.patch;
+  int blocks_per_step = AttackOptions{}.blocks_per_step;
+  double keep = AttackOptions{}.keep;
+  double beta1 = AttackOptions{}.beta1;
+  double beta2 = AttackOptions{}.beta2;
+  // Run
+  std::uint64_t seed = 0;                    // image i uses run seed derive_seed(seed, i) for every method
+  int threads = 2;                           // parallel jobs (image × method); results do not depend on it
+  int examples = 6;                          // images shown in examples.png (0 = no examples.png)
+
+  // Throws zo::Error naming the option by its flag name ('queries', 'optimizer', 'lr-grid', …), its
+  // value and the rule.
+  void validate() const;
+  // The AttackOptions these imply (validates first).
+  AttackOptions attack_options() const;
+  // The methods as run: each of `methods` in order, one without @η expanded over lr_grid when it is
+  // given (validates first). AttackJob::method indexes this list.
+  std::vector<AttackMethod> attack_methods() const;
+};
+
+// Every option of AttackRunOptions with its name and help text: the `zo attack` flags.
+const OptionList<AttackRunOptions>& attack_option_list();
+
+struct AttackRunResult {
+  std::vector<std::int64_t> images{};        // test indices attacked
+  std::vector<AttackMethod> methods{};       // attack_methods()
+  std::vector<AttackJob> jobs{};             // image by image, methods in order within an image
+  std::vector<MethodSummary> summaries{};    // summarize(jobs, methods)
+  std::string table{};                       // the summary table (markdown; also summary.md)
+  std::vector<std::filesystem::path> files{};  // written under options.out
+};
+
+// Called once the images are chosen, before any job runs.
+using AttackStart = std::function<void(std::span<const std::int64_t> images, std::span<const AttackMethod> methods)>;
+// Called as each job finishes, from the worker threads one at a time.
+using AttackProgress = std::function<void(const AttackJob&, std::size_t done, std::size_t total)>;
+
+// Validates, loads the victim and the test split of `data`, selects the images, runs every image ×
+// method over `threads` jobs (OpenBLAS held at one thread for the call: each job's forward passes are
+// small batches), and writes results.csv, curves.csv, curves.png, success.png, examples.png and
+// summary.md under `out` (write_attack_outputs). Throws zo::Error on bad options or input.
+AttackRunResult attack(const AttackRunOptions& options, const AttackProgress& progress = {},
+                       const AttackStart& on_start = {});
 
 }  // namespace zo::tasks
