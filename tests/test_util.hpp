@@ -5,8 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zo::test {
@@ -30,6 +38,37 @@ inline std::filesystem::path fresh_dir(const std::string& prefix) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
+}
+
+// The whole file as bytes ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// build/zo, the binary the command tests run.
+inline std::string zo_binary() { return std::string(ZO_BINARY_DIR) + "/zo"; }
+
+// Runs argv[0] with argv (no shell), appending stdout to `out` and stderr to `err` (they may be one
+// file), with `env` added to the environment. Returns the exit status, or 128 + the ending signal.
+inline int run_program(const std::vector<std::string>& argv, const std::filesystem::path& out,
+                       const std::filesystem::path& err,
+                       const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (std::freopen(out.c_str(), "a", stdout) == nullptr) ::_exit(126);
+    if (err == out ? ::dup2(::fileno(stdout), ::fileno(stderr)) < 0 : std::freopen(err.c_str(), "a", stderr) == nullptr)
+      ::_exit(126);
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace zo::test

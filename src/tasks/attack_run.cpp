@@ -49,25 +49,6 @@ const OptionList<AttackRunOptions>& attack_option_list() {
 
 namespace {
 
-// Checks one option: fails with "option 'NAME' = VALUE: RULE" unless ok.
-template <class V>
-void require(bool ok, std::string_view name, const V& value, std::string_view rule) {
-  if (!ok) fail("option '{}' = {}: {}", name, value, rule);
-}
-
-// A named choice: the option's name prefixes the parser's message.
-template <class Parse>
-void require_name(std::string_view name, const std::string& value, Parse parse) {
-  try {
-    (void)parse(value);
-  } catch (const Error& e) {
-    fail("option '{}' = '{}': {}", name, value, e.what());
-  }
-}
-
-bool finite_positive(double v) { return std::isfinite(v) && v > 0.0; }
-bool unit_interval(double v) { return v >= 0.0 && v < 1.0; }
-
 // OpenBLAS at `n` threads for a scope; the caller's count comes back after.
 class BlasThreads {
  public:
@@ -86,30 +67,30 @@ void AttackRunOptions::validate() const {
   if (victim.empty()) fail("option 'victim': required (a safetensors file from zo train-victim)");
   if (data.empty()) fail("option 'data': required (a folder with the IDX files)");
   if (out.empty()) fail("option 'out': required (the output folder)");
-  require(images >= 1, "images", images, "must be >= 1");
-  require(first >= 0, "first", first, "must be >= 0");
+  require_option(images >= 1, "images", images, "must be >= 1");
+  require_option(first >= 0, "first", first, "must be >= 0");
   if (methods.empty()) fail("option 'optimizer': no method given");
-  for (const std::string& m : methods) require_name("optimizer", m, attack_method_from_string);
+  for (const std::string& m : methods) require_choice("optimizer", m, attack_method_from_string);
   for (double v : lr_grid)
     if (!finite_positive(v))
       fail("option 'lr-grid' = {}: every η must be finite and > 0 ({} is not)",
            option_text::format(lr_grid), v);
-  require(queries >= 1, "queries", queries, "the budget Q must be >= 1");
-  require(finite_positive(c), "c", c, "must be finite and > 0");
-  require(std::isfinite(kappa) && kappa >= 0.0, "kappa", kappa, "must be finite and >= 0");
-  require(finite_positive(lr), "lr", lr, "must be finite and > 0");
-  require(finite_positive(eps), "eps", eps, "must be finite and > 0");
-  require(float(eps) != 0.0f, "eps", eps, "underflows float32 (must be >= 1e-38)");
-  require(q >= 1, "q", q, "must be >= 1");
-  require_name("difference", difference, difference_from_string);
-  require_name("box", box, box_method_from_string);
-  require(patch >= 1, "patch", patch, "must be >= 1");
-  require(blocks_per_step >= 1, "blocks-per-step", blocks_per_step, "must be >= 1");
-  require(keep > 0.0 && keep <= 1.0, "keep", keep, "must be in (0, 1]");
-  require(unit_interval(beta1), "beta1", beta1, "must be in [0, 1)");
-  require(unit_interval(beta2), "beta2", beta2, "must be in [0, 1)");
-  require(threads >= 1, "threads", threads, "must be >= 1");
-  require(examples >= 0, "examples", examples, "must be >= 0 (0 = no examples.png)");
+  require_option(queries >= 1, "queries", queries, "the budget Q must be >= 1");
+  require_option(finite_positive(c), "c", c, "must be finite and > 0");
+  require_option(std::isfinite(kappa) && kappa >= 0.0, "kappa", kappa, "must be finite and >= 0");
+  require_option(finite_positive(lr), "lr", lr, "must be finite and > 0");
+  require_option(finite_positive(eps), "eps", eps, "must be finite and > 0");
+  require_option(float(eps) != 0.0f, "eps", eps, "underflows float32 (must be >= 1e-38)");
+  require_option(q >= 1, "q", q, "must be >= 1");
+  require_choice("difference", difference, difference_from_string);
+  require_choice("box", box, box_method_from_string);
+  require_option(patch >= 1, "patch", patch, "must be >= 1");
+  require_option(blocks_per_step >= 1, "blocks-per-step", blocks_per_step, "must be >= 1");
+  require_option(keep > 0.0 && keep <= 1.0, "keep", keep, "must be in (0, 1]");
+  require_option(in_unit_interval(beta1), "beta1", beta1, "must be in [0, 1)");
+  require_option(in_unit_interval(beta2), "beta2", beta2, "must be in [0, 1)");
+  require_option(threads >= 1, "threads", threads, "must be >= 1");
+  require_option(examples >= 0, "examples", examples, "must be >= 0 (0 = no examples.png)");
 }
 
 AttackOptions AttackRunOptions::attack_options() const {

@@ -89,25 +89,6 @@ const OptionList<FinetuneOptions>& finetune_option_list() {
 
 namespace {
 
-// Checks one option: fails with "option 'NAME' = VALUE: RULE" unless ok.
-template <class V>
-void require(bool ok, std::string_view name, const V& value, std::string_view rule) {
-  if (!ok) fail("option '{}' = {}: {}", name, value, rule);
-}
-
-// A named choice: the option's name prefixes the parser's message.
-template <class Parse>
-void require_name(std::string_view name, const std::string& value, Parse parse) {
-  try {
-    (void)parse(value);
-  } catch (const Error& e) {
-    fail("option '{}' = '{}': {}", name, value, e.what());
-  }
-}
-
-bool finite_positive(double v) { return std::isfinite(v) && v > 0.0; }
-bool unit_interval(double v) { return v >= 0.0 && v < 1.0; }
-
 DirectionOptions direction_options(const FinetuneOptions& o) {
   DirectionOptions d;
   if (o.direction == "bcd" || o.direction == "block-coordinate") {
@@ -130,14 +111,14 @@ void FinetuneOptions::validate() const {
   if (model.empty()) fail("option 'model': required (a folder with config.json and model.safetensors)");
   if (train.empty()) fail("option 'train': required (a JSONL file)");
   if (out.empty()) fail("option 'out': required (the output folder)");
-  require_name("task", task, tasks::task_kind_from_string);
+  require_choice("task", task, tasks::task_kind_from_string);
   if (!custom_template.is_null() && tasks::task_kind_from_string(task) != tasks::TaskKind::custom)
     fail("option 'template' needs task custom (the task is '{}')", task);
-  require(k >= 0, "k", k, "must be >= 0 (0 = all)");
-  require(eval_k >= 0, "eval-k", eval_k, "must be >= 0 (0 = all)");
-  require(max_tokens >= 0, "max-tokens", max_tokens, "must be >= 0 (0 = the model's limit)");
-  require(keep_last >= 0, "keep-last", keep_last, "must be >= 0");
-  require_name("optimizer", optimizer, optimizer_kind_from_string);
+  require_option(k >= 0, "k", k, "must be >= 0 (0 = all)");
+  require_option(eval_k >= 0, "eval-k", eval_k, "must be >= 0 (0 = all)");
+  require_option(max_tokens >= 0, "max-tokens", max_tokens, "must be >= 0 (0 = the model's limit)");
+  require_option(keep_last >= 0, "keep-last", keep_last, "must be >= 0");
+  require_choice("optimizer", optimizer, optimizer_kind_from_string);
   if (direction != "bcd" && direction != "block-coordinate") {
     try {
       (void)direction_kind_from_string(direction);
@@ -145,36 +126,36 @@ void FinetuneOptions::validate() const {
       fail("option 'direction' = '{}': {} (or bcd)", direction, e.what());
     }
   }
-  if (!block_order.empty()) require_name("block-order", block_order, block_order_from_string);
-  require(blocks_per_step >= 1, "blocks-per-step", blocks_per_step, "must be >= 1");
-  require_name("distribution", distribution, distribution_from_string);
-  require(keep > 0.0 && keep <= 1.0, "keep", keep, "must be in (0, 1]");
-  require(rank >= 1, "rank", rank, "must be >= 1");
-  require(steps >= 0, "steps", steps, "must be >= 0 (0 = evaluate only)");
-  require(finite_positive(lr), "lr", lr, "must be finite and > 0");
-  require(finite_positive(eps), "eps", eps, "must be finite and > 0");
-  require(queries >= 1, "queries", queries, "must be >= 1");
-  require_name("difference", difference, difference_from_string);
-  require(unit_interval(momentum), "momentum", momentum, "must be in [0, 1)");
-  require(std::isfinite(weight_decay) && weight_decay >= 0.0, "weight-decay", weight_decay, "must be finite and >= 0");
-  require(unit_interval(beta1), "beta1", beta1, "must be in [0, 1)");
-  require(unit_interval(beta2), "beta2", beta2, "must be in [0, 1)");
-  require(finite_positive(zeta), "zeta", zeta, "must be finite and > 0");
-  require_name("schedule", schedule, schedule_kind_from_string);
-  require(warmup >= 0, "warmup", warmup, "must be >= 0");
-  require(lr_min_ratio >= 0.0 && lr_min_ratio <= 1.0, "lr-min-ratio", lr_min_ratio, "must be in [0, 1]");
-  require(batch >= 1, "batch", batch, "must be >= 1");
-  require_name("loss", loss, tasks::prompt_loss_from_string);
-  require_name("score", score, tasks::candidate_score_from_string);
-  require_name("mode", mode, train_mode_from_string);
-  require(lora_rank >= 1, "lora-rank", lora_rank, "must be >= 1");
-  require(finite_positive(lora_alpha), "lora-alpha", lora_alpha, "must be finite and > 0");
-  require_name("nan-policy", nan_policy, nan_policy_from_string);
-  require(eval_every >= 0, "eval-every", eval_every, "must be >= 0 (0 = at the start and end only)");
-  require(eval_batch >= 1, "eval-batch", eval_batch, "must be >= 1");
-  require(checkpoint_every >= 0, "checkpoint-every", checkpoint_every, "must be >= 0 (0 = at the end only)");
-  require(keep_checkpoints >= 1, "keep-checkpoints", keep_checkpoints, "must be >= 1");
-  require(ledger_fsync_every >= 1, "ledger-fsync-every", ledger_fsync_every, "must be >= 1");
+  if (!block_order.empty()) require_choice("block-order", block_order, block_order_from_string);
+  require_option(blocks_per_step >= 1, "blocks-per-step", blocks_per_step, "must be >= 1");
+  require_choice("distribution", distribution, distribution_from_string);
+  require_option(keep > 0.0 && keep <= 1.0, "keep", keep, "must be in (0, 1]");
+  require_option(rank >= 1, "rank", rank, "must be >= 1");
+  require_option(steps >= 0, "steps", steps, "must be >= 0 (0 = evaluate only)");
+  require_option(finite_positive(lr), "lr", lr, "must be finite and > 0");
+  require_option(finite_positive(eps), "eps", eps, "must be finite and > 0");
+  require_option(queries >= 1, "queries", queries, "must be >= 1");
+  require_choice("difference", difference, difference_from_string);
+  require_option(in_unit_interval(momentum), "momentum", momentum, "must be in [0, 1)");
+  require_option(std::isfinite(weight_decay) && weight_decay >= 0.0, "weight-decay", weight_decay, "must be finite and >= 0");
+  require_option(in_unit_interval(beta1), "beta1", beta1, "must be in [0, 1)");
+  require_option(in_unit_interval(beta2), "beta2", beta2, "must be in [0, 1)");
+  require_option(finite_positive(zeta), "zeta", zeta, "must be finite and > 0");
+  require_choice("schedule", schedule, schedule_kind_from_string);
+  require_option(warmup >= 0, "warmup", warmup, "must be >= 0");
+  require_option(lr_min_ratio >= 0.0 && lr_min_ratio <= 1.0, "lr-min-ratio", lr_min_ratio, "must be in [0, 1]");
+  require_option(batch >= 1, "batch", batch, "must be >= 1");
+  require_choice("loss", loss, tasks::prompt_loss_from_string);
+  require_choice("score", score, tasks::candidate_score_from_string);
+  require_choice("mode", mode, train_mode_from_string);
+  require_option(lora_rank >= 1, "lora-rank", lora_rank, "must be >= 1");
+  require_option(finite_positive(lora_alpha), "lora-alpha", lora_alpha, "must be finite and > 0");
+  require_choice("nan-policy", nan_policy, nan_policy_from_string);
+  require_option(eval_every >= 0, "eval-every", eval_every, "must be >= 0 (0 = at the start and end only)");
+  require_option(eval_batch >= 1, "eval-batch", eval_batch, "must be >= 1");
+  require_option(checkpoint_every >= 0, "checkpoint-every", checkpoint_every, "must be >= 0 (0 = at the end only)");
+  require_option(keep_checkpoints >= 1, "keep-checkpoints", keep_checkpoints, "must be >= 1");
+  require_option(ledger_fsync_every >= 1, "ledger-fsync-every", ledger_fsync_every, "must be >= 1");
   if (steps == 0 && eval.empty()) fail("option 'steps' = 0 evaluates only: it needs option 'eval' (a JSONL file)");
   if (steps == 0 && resume) fail("option 'resume': nothing to resume with steps = 0");
 }

@@ -25,29 +25,17 @@ struct Result {
   std::string out, err;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using zo::test::slurp;
 
 // Runs `zo args…` (no shell) with stdout and stderr captured; status is the exit code, or 128 + the
 // signal that ended it.
 Result zo(const std::vector<std::string>& args) {
   const fs::path dir = zo::test::fresh_dir("zo_cli_test_");
   const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (std::freopen(out.c_str(), "w", stdout) == nullptr || std::freopen(err.c_str(), "w", stderr) == nullptr) ::_exit(126);
-    std::vector<char*> argv{const_cast<char*>(kZo.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  std::vector<std::string> argv{kZo};
+  argv.insert(argv.end(), args.begin(), args.end());
   Result r;
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.status = zo::test::run_program(argv, out, err);
   r.out = slurp(out);
   r.err = slurp(err);
   return r;

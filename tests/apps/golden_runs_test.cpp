@@ -28,17 +28,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kZo = std::string(ZO_BINARY_DIR) + "/zo";
+using zo::test::slurp;
 const fs::path kRoot = ZO_SOURCE_DIR;
 const fs::path kData = kRoot / "tests" / "data";
 const fs::path kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // FNV-1a, 64 bits: a stable digest that needs no library.
 std::string digest(const std::string& bytes) {
@@ -51,21 +44,9 @@ std::string digest(const std::string& bytes) {
 }
 
 // Runs build/zo with `args` on one thread; stdout and stderr go to `log`. Returns the exit status.
-int run_zo(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (std::freopen(log.c_str(), "a", stderr) == nullptr || std::freopen(log.c_str(), "a", stdout) == nullptr) ::_exit(126);
-    ::setenv("OMP_NUM_THREADS", "1", 1);
-    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
-    std::vector<char*> argv{const_cast<char*>(kZo.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+int run_zo(std::vector<std::string> args, const fs::path& log) {
+  args.insert(args.begin(), zo::test::zo_binary());
+  return zo::test::run_program(args, log, log, {{"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}});
 }
 
 const nlohmann::json& goldens() {

@@ -30,21 +30,7 @@ std::string slurp(const fs::path& p) {
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
-// Runs the binary (no shell) with stdout and stderr appended to `log`; returns the exit status.
-int run(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (std::freopen(log.c_str(), "a", stdout) == nullptr || std::freopen(log.c_str(), "a", stderr) == nullptr) ::_exit(126);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+int run(const std::vector<std::string>& args, const fs::path& log) { return zo::test::run_program(args, log, log); }
 
 std::vector<std::string> finetune(const fs::path& model, const fs::path& out, const std::vector<std::string>& extra) {
   std::vector<std::string> args{kZo,      "finetune", "--model", model.string(), "--task", "sst2", "--train",

@@ -170,4 +170,25 @@ class OptionList {
   std::vector<OptionSpec<T>> specs_;
 };
 
+// Checks for validate(): each fails with "option 'NAME' = VALUE: RULE" (the form front ends rewrite
+// to name their flag) unless its condition holds.
+template <class V>
+void require_option(bool ok, std::string_view name, const V& value, std::string_view rule) {
+  if (!ok) fail("option '{}' = {}: {}", name, value, rule);
+}
+
+// A named choice (an optimizer, a schedule …): `parse` (a *_from_string) must accept `value`; its
+// message, which lists the valid names, follows the option's name.
+template <class Parse>
+void require_choice(std::string_view name, const std::string& value, Parse parse) {
+  try {
+    (void)parse(value);
+  } catch (const Error& e) {
+    fail("option '{}' = '{}': {}", name, value, e.what());
+  }
+}
+
+inline bool finite_positive(double v) { return std::isfinite(v) && v > 0.0; }
+inline bool in_unit_interval(double v) { return v >= 0.0 && v < 1.0; }  // [0, 1)
+
 }  // namespace zo
