@@ -38,7 +38,7 @@ py::dict minimize_py(const py::function& f, const py::array& x0, const py::dict&
     });
   }
   // A read-only view of x; its base owns nothing (x outlives every call).
-  const py::capsule base(x.data(), [](void*) {});
+  const py::capsule base(&x, [](void*) {});
   const auto objective = [&](std::span<const float> v) {
     py::array_t<float> view(shape, v.data(), base);
     view.attr("setflags")("write"_a = false);
