@@ -14,8 +14,10 @@ void bind_session(py::module_& m) {
       .def(py::init<const py::dict&, std::string>(), "options"_a, "blocks"_a = "tensor")
       .def("step", &Session::step, "views"_a, "group_of"_a, "groups"_a, "loss"_a,
            "One step; returns its ledger row. Raises zo.NonFiniteLoss under nan_policy 'stop'.")
+      .def("take_aborted", &Session::take_aborted, "The row of the last abandoned step (None if none), once.")
       .def("replay", &Session::replay, "views"_a, "group_of"_a, "rows"_a,
-           "Applies ledger rows (each with 'groups') to the base values from step 0; returns the steps applied.")
+           "Applies ledger rows (each with 'groups') to the base values from step 0; returns the steps applied "
+           "(aborted rows not counted).")
       .def("state_dict", &Session::state_dict)
       .def("load_state_dict", &Session::load_state_dict, "state"_a, "views"_a, "group_of"_a, "groups"_a)
       .def_property_readonly("steps", &Session::steps)

@@ -10,6 +10,7 @@
 #include "zo/optim/step_driver.hpp"
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <string>

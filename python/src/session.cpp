@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 namespace py = pybind11;
 
@@ -198,13 +199,13 @@ void Session::prepare(TensorViews& views, const std::vector<std::size_t>& group_
   if (!layout_) layout_ = std::move(layout);
 }
 
-Session::Outcome Session::run_step(ParamSet& params, const Loss& loss, NanPolicy policy,
-                                   const std::function<void(const Estimate&, const std::vector<double>&)>& check) {
+void Session::run_step(ParamSet& params, const Loss& loss, NanPolicy policy,
+                       const std::function<void(const Estimate&, const std::vector<double>&)>& check, Outcome& out) {
   const Direction direction(options_.direction, params);
   Grouped grouped(optimizers_, hypers_, block_group_, options_.optimizer.state);
   StepDriver driver(params, direction, grouped,
                     {.seed = options_.seed, .first_step = step_, .max_steps = step_ + 1, .lr = 1.0, .nan_policy = policy});
-  Outcome out;
+  out.estimate.step = step_;
   const Loss recording = [&] {
     const double f = loss();
     out.losses.push_back(f);
@@ -212,6 +213,7 @@ Session::Outcome Session::run_step(ParamSet& params, const Loss& loss, NanPolicy
   };
   const EstimateFn estimate = [&](std::int64_t t) {
     out.estimate = estimator_.estimate(recording, params, direction, options_.seed, t);
+    out.estimated = true;
     if (check) check(out.estimate, out.losses);
     return out.estimate;
   };
@@ -219,15 +221,16 @@ Session::Outcome Session::run_step(ParamSet& params, const Loss& loss, NanPolicy
   if (summary.termination == Termination::non_finite_loss) throw NonFiniteLoss(summary.message);
   out.skipped = summary.skipped_steps > 0;
   ++step_;
-  return out;
 }
 
-py::dict Session::row(const Outcome& o) const {
+py::dict Session::row(const Outcome& o, bool aborted) const {
   py::list seeds, scales, rhos, lrs;
-  for (const Probe& p : o.estimate.probes) {
-    seeds.append(py::int_(p.draw.seed));
-    scales.append(double(p.draw.scale));
-    rhos.append(p.rho);
+  if (o.estimated) {
+    for (const Probe& p : o.estimate.probes) {
+      seeds.append(py::int_(p.draw.seed));
+      scales.append(double(p.draw.scale));
+      rhos.append(p.rho);
+    }
   }
   for (const GroupHyper& h : hypers_) lrs.append(h.lr);
   py::dict r;
@@ -237,22 +240,46 @@ py::dict Session::row(const Outcome& o) const {
   r["rhos"] = rhos;
   r["losses"] = py::cast(o.losses);
   r["lr"] = lrs;
-  r["blocks"] = py::cast(o.estimate.blocks);
+  r["blocks"] = o.estimated ? py::cast(o.estimate.blocks) : py::list();
   r["skipped"] = o.skipped;
-  r["loss"] = o.estimate.loss;
-  r["evaluations"] = o.estimate.evaluations;
+  r["aborted"] = aborted;
+  r["loss"] = o.estimated ? o.estimate.loss : std::numeric_limits<double>::quiet_NaN();
+  r["evaluations"] = std::int64_t(o.losses.size());
   return r;
 }
 
 py::dict Session::step(TensorViews& views, const std::vector<std::size_t>& group_of, const py::list& groups,
                        const py::function& loss) {
+  aborted_ = py::none();
   prepare(views, group_of, hypers_of(groups));
   const Loss call = [&loss] { return loss_value(loss()); };
-  return row(run_step(views.params(), call, options_.nan_policy, {}));
+  Outcome out;
+  try {
+    run_step(views.params(), call, options_.nan_policy, {}, out);
+  } catch (...) {
+    aborted_ = row(out, true);
+    throw;
+  }
+  return row(out, false);
 }
+
+py::object Session::take_aborted() {
+  py::object r = aborted_;
+  aborted_ = py::none();
+  return r;
+}
+
+namespace {
+
+// Thrown by replay's loss when an aborted row's recorded evaluations run out: it unwinds the
+// estimator as the exception of the recorded run did.
+struct ReplayAbort {};
+
+}  // namespace
 
 std::int64_t Session::replay(TensorViews& views, const std::vector<std::size_t>& group_of, const py::list& rows) {
   if (step_ != 0) fail("replay: the session has already run {} steps; replay starts from the base parameters", step_);
+  std::int64_t applied = 0;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const py::dict row = rows[r].cast<py::dict>();
     const std::string where = fmt::format("ledger row {}", r);
@@ -265,9 +292,13 @@ std::int64_t Session::replay(TensorViews& views, const std::vector<std::size_t>&
     const auto rhos = row["rhos"].cast<std::vector<double>>();
     const auto blocks = row["blocks"].cast<std::vector<std::uint32_t>>();
     const bool skipped = row["skipped"].cast<bool>();
+    const bool aborted = row.contains("aborted") && row["aborted"].cast<bool>();
     std::size_t next = 0;
-    const Loss recorded = [&] {
-      if (next >= losses.size()) fail("{}: the estimator asked for more evaluations than the {} recorded", where, losses.size());
+    const Loss recorded = [&]() -> double {
+      if (next >= losses.size()) {
+        if (aborted) throw ReplayAbort{};
+        fail("{}: the estimator asked for more evaluations than the {} recorded", where, losses.size());
+      }
       return losses[next++];
     };
     const auto check = [&](const Estimate& e, const std::vector<double>&) {
@@ -282,11 +313,26 @@ std::int64_t Session::replay(TensorViews& views, const std::vector<std::size_t>&
         if (!same_bits(p.rho, rhos[k]))
           fail("{}: probe {}: rho recomputed as {} but recorded as {} (other base parameters or build?)", where, k, p.rho, rhos[k]);
       }
-      if (skipped != !e.finite) fail("{}: the row's skipped flag does not match its losses", where);
+      if (!aborted && skipped != !e.finite) fail("{}: the row's skipped flag does not match its losses", where);
     };
-    run_step(views.params(), recorded, NanPolicy::skip, check);
+    Outcome out;
+    if (!aborted) {
+      run_step(views.params(), recorded, NanPolicy::skip, check, out);
+      ++applied;
+      continue;
+    }
+    // The recorded run abandoned this step: a non-finite loss under nan_policy stop, or the loss raised.
+    bool completed = false;
+    try {
+      run_step(views.params(), recorded, NanPolicy::stop, check, out);
+      completed = true;
+    } catch (const NonFiniteLoss&) {
+    } catch (const ReplayAbort&) {
+    }
+    if (completed) fail("{}: recorded as aborted, but the step completed (the ledger does not match this run)", where);
+    if (next != losses.size()) fail("{}: {} evaluations recorded, the estimator used {}", where, losses.size(), next);
   }
-  return step_;
+  return applied;
 }
 
 py::dict Session::state_dict() const {

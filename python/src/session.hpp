@@ -44,13 +44,18 @@ class Session {
   // One step. `group_of[i]` is the param group of views' param i; `groups` the groups' hyper-
   // parameters (dicts, see group_hyper); `loss()` returns the loss at the current values as a float.
   // Returns the ledger row: step, seeds, scales, rhos, losses, lr (one per group), blocks, skipped,
-  // loss, evaluations. Throws NonFiniteLoss under nan_policy stop.
+  // aborted, loss, evaluations. Throws NonFiniteLoss under nan_policy stop. A step abandoned by an
+  // exception (that one, or one the loss raised) has moved θ through the evaluations it made and
+  // back, without an update and without counting: its row (aborted = true, the losses made) is kept
+  // for take_aborted(), so that replay can redo those moves.
   pybind11::dict step(TensorViews& views, const std::vector<std::size_t>& group_of, const pybind11::list& groups,
                       const pybind11::function& loss);
+  // The row of the last abandoned step (None when there is none), once.
+  pybind11::object take_aborted();
 
   // Applies ledger rows (dicts as step returns, with "groups": the rows' group hyper-parameters) to
-  // the base values in `views`, from step 0. Throws zo::Error naming the row when a recomputed value
-  // differs from the recorded one.
+  // the base values in `views`, from step 0; an aborted row redoes its evaluations' moves only.
+  // Throws zo::Error naming the row when a recomputed value differs from the recorded one.
   std::int64_t replay(TensorViews& views, const std::vector<std::size_t>& group_of, const pybind11::list& rows);
 
   // {"step": t, "groups": [{"kind", "scalars", "tensors": {name: float32 array}} or None, …]}
@@ -79,16 +84,18 @@ class Session {
   // Partitions views into blocks, checks the layout against the first one, and makes each group's
   // optimizer match its hyper-parameters (state carried over when they change).
   void prepare(TensorViews& views, const std::vector<std::size_t>& group_of, const std::vector<GroupHyper>& hypers);
-  // The step driver for step step_ with `loss`. `check` (when set) sees the Estimate and the losses
-  // before the update is applied and may throw.
+  // The step driver for step step_ with `loss`, filling `out` as it goes (so that a step abandoned
+  // by an exception leaves what it did). `check` (when set) sees the Estimate and the losses before
+  // the update is applied and may throw.
   struct Outcome {
     Estimate estimate;
+    bool estimated = false;  // estimate holds this step's Estimate
     std::vector<double> losses;
     bool skipped = false;
   };
-  Outcome run_step(ParamSet& params, const Loss& loss, NanPolicy policy,
-                   const std::function<void(const Estimate&, const std::vector<double>&)>& check);
-  pybind11::dict row(const Outcome& outcome) const;
+  void run_step(ParamSet& params, const Loss& loss, NanPolicy policy,
+                const std::function<void(const Estimate&, const std::vector<double>&)>& check, Outcome& out);
+  pybind11::dict row(const Outcome& outcome, bool aborted) const;
 
   SessionOptions options_;
   std::string blocks_;
@@ -99,6 +106,7 @@ class Session {
   std::vector<GroupHyper> built_;                         // what each optimizer was built with
   std::vector<std::unique_ptr<Optimizer>> optimizers_;    // per group
   std::int64_t step_ = 0;
+  pybind11::object aborted_ = pybind11::none();          // the row of the last abandoned step
 };
 
 }  // namespace zo::python

@@ -16,6 +16,7 @@ named_parameters() to keep them stable (unnamed tensors are called "params.<k>")
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,8 @@ class LedgerRow:
     lr: List[float]  # the learning rate of each param group
     blocks: List[int]  # the blocks that moved
     skipped: bool = False  # the update was skipped (non-finite loss, nan_policy "skip")
+    aborted: bool = False  # the step was abandoned (nan_policy "stop", or the closure raised): θ moved
+    # through the evaluations made and back, no update, and the next row has the same step
     loss: float = math.nan  # the step's loss (mean of (f₊ + f₋)/2; forward: f₀)
     groups: Optional[List[Dict[str, float]]] = None  # the groups' hyper-parameters, when they changed
 
@@ -53,7 +56,8 @@ class Ledger:
     """The rows that define a run, and what replay needs besides them (``config``).
 
     config: {"options": the run-wide options, "blocks": the block partition, "params": [[name,
-    dtype, shape, group]], "groups": the groups' hyper-parameters at the first step}.
+    dtype, shape, group]], "groups": the groups' hyper-parameters at the first step, "base": a
+    fingerprint (SHA-256) of the parameters' bytes before the first step}.
     """
 
     def __init__(self, config: Optional[dict] = None, rows: Optional[List[LedgerRow]] = None):
@@ -150,6 +154,28 @@ def _views(param_groups) -> Tuple[_core.TensorViews, List[int]]:
     return views, group_of
 
 
+_DTYPES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def _describe(param_groups) -> list:
+    """[[name, dtype, shape, group]] of every parameter, in order."""
+    return [
+        [name, _DTYPES.get(p.dtype, str(p.dtype)), list(p.shape), g]
+        for g, group in enumerate(param_groups)
+        for name, p in zip(group["param_names"], group["params"])
+    ]
+
+
+def _fingerprint(param_groups) -> str:
+    """SHA-256 of the parameters' names and bytes, in order."""
+    h = hashlib.sha256()
+    for group in param_groups:
+        for name, p in zip(group["param_names"], group["params"]):
+            h.update(name.encode() + b"\0")
+            h.update(p.detach().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def _hypers(param_groups) -> List[Dict[str, float]]:
     return [{k: group[k] for k in GROUP_OPTIONS} for group in param_groups]
 
@@ -171,8 +197,8 @@ class ZOOptimizer(torch.optim.Optimizer):
     blocks: "auto" (one block per param group when there are several groups, else per tensor),
         "tensor", "group", or a regex grouping params by its first capture (r"layers\\.(\\d+)\\.").
     block_order: all, cyclic, permutation, uniform, weighted (with block_weights).
-    Other options: difference (central, forward), nan_policy (stop: raise zo.NonFiniteLoss and leave
-    θ as it was; skip: skip the update), state (all, active-block), amsgrad, bias_correction,
+    Other options: difference (central, forward), nan_policy (stop: raise zo.NonFiniteLoss, no
+    update; skip: skip the update and count the step), state (all, active-block), amsgrad, bias_correction,
     zeta_outside_root, no_decay (a regex of params exempt from weight decay), ledger (record rows).
     """
 
@@ -217,38 +243,47 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def step(self, closure: Optional[Callable[[], Any]] = None) -> float:
         """One ZO step; returns the step's loss (a float). Raises zo.NonFiniteLoss when a loss is NaN
-        or infinite under nan_policy "stop" (θ is left as it was before the step)."""
+        or infinite under nan_policy "stop": θ is moved back (up to the float rounding of its ±ε moves),
+        nothing is updated and the step does not count; the ledger keeps an aborted row so that replay
+        redoes those moves. An exception raised by the closure is handled the same way."""
         if closure is None:
             raise Error("ZOOptimizer.step needs a closure that returns the loss: ZO evaluates it 2q times a step")
         views, group_of = _views(self.param_groups)
         hypers = _hypers(self.param_groups)
+        if self._record and not self._ledger.config:
+            self._ledger.config = self._config(hypers)
+            self._last_groups = hypers
 
         def loss():
             with torch.no_grad():
                 return closure()
 
-        row = self._session.step(views, group_of, hypers, loss)
+        try:
+            row = self._session.step(views, group_of, hypers, loss)
+        except BaseException:
+            aborted = self._session.take_aborted()
+            if aborted is not None and self._record:
+                self._append(aborted, hypers)
+            raise
         if self._record:
-            if not self._ledger.config:
-                self._ledger.config = self._config(hypers)
-                self._last_groups = hypers
-            changed = [{k: v for k, v in h.items() if k != "lr"} for h in hypers] != [
-                {k: v for k, v in h.items() if k != "lr"} for h in self._last_groups
-            ]
-            if changed:
-                self._last_groups = hypers
-            self._ledger.rows.append(
-                LedgerRow(**{k: row[k] for k in row if k != "evaluations"}, groups=hypers if changed else None)
-            )
+            self._append(row, hypers)
         return row["loss"]
 
+    def _append(self, row: dict, hypers) -> None:
+        strip = lambda hs: [{k: v for k, v in h.items() if k != "lr"} for h in hs]  # noqa: E731
+        changed = strip(hypers) != strip(self._last_groups)
+        if changed:
+            self._last_groups = hypers
+        fields = {k: row[k] for k in row if k != "evaluations"}
+        self._ledger.rows.append(LedgerRow(**fields, groups=hypers if changed else None))
+
     def _config(self, hypers) -> dict:
-        layout = self._session.layout()
         return {
             "options": self._session.options(),
             "blocks": self._session.blocks,
-            "params": [[n, d, list(s), g] for n, d, s, g in layout["params"]],
+            "params": _describe(self.param_groups),
             "groups": hypers,
+            "base": _fingerprint(self.param_groups),
         }
 
     @property
@@ -344,26 +379,25 @@ class ZOOptimizer(torch.optim.Optimizer):
                     self._last_groups = row.groups
 
 
-def replay(params: Iterable, ledger: Ledger) -> int:
+def replay(params: Iterable, ledger: Ledger, check_base: bool = True) -> int:
     """Rebuilds trained weights from the base weights: applies every ledger row to `params` (the
     base values, in place, given as the run gave them: same names, groups, shapes and dtypes).
-    The result equals the trained tensors bit for bit. Returns the steps applied."""
+    The result equals the trained tensors bit for bit. With check_base, params must hash to the
+    run's starting values (the ledger's config["base"]). Returns the updates applied."""
     if not ledger.rows:
         return 0
     config = ledger.config
     groups, _ = _split_groups(params)
     views, group_of = _views(groups)
-    expected = [tuple(p[:2]) + (list(p[2]), p[3]) for p in config["params"]]
-    got = []
-    for g, group in enumerate(groups):
-        for name, p in zip(group["param_names"], group["params"]):
-            dtype = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}.get(p.dtype, str(p.dtype))
-            got.append((name, dtype, list(p.shape), g))
+    got, expected = _describe(groups), [list(p) for p in config["params"]]
     if got != expected:
         for i, (a, b) in enumerate(zip(got, expected)):
             if a != b:
                 raise Error(f"replay: parameter {i} is {a} (name, dtype, shape, group) but the ledger's run had {b}")
         raise Error(f"replay: {len(got)} parameters given, the ledger's run had {len(expected)}")
+    if check_base and config.get("base") and _fingerprint(groups) != config["base"]:
+        raise Error("replay: the parameters are not the ones the run started from (their SHA-256 differs from the "
+                    "ledger's config['base']); pass check_base=False to replay onto them anyway")
     session = _core.Session(config["options"], config["blocks"])
     current = config["groups"]
     rows = []
