@@ -8,6 +8,7 @@ packages=(
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   python3 python3-numpy python3-torch python3-matplotlib
+  python3-dev python3-venv python3-pybind11 pybind11-dev python3-pytest libdlpack-dev
   nodejs npm
   dataset-fashion-mnist
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds zo and runs every test: the Release build in build/ (all test programs), then the core and
-# optim test programs again under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
+# Builds zo and runs every test: the Release build in build/ (all test programs), the Python tests
+# (python/tests, with Debian's /usr/bin/python3, which has torch), then the core and optim test
+# programs again under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
 # Exits non-zero on any failure. Environment:
 #   ZO_JOBS             parallel build jobs (default 2)
 #   ZO_ASAN_BUILD_TYPE  build type of the sanitizer build (default Debug)
@@ -17,11 +18,16 @@ phase() { echo; echo "== $* ($((SECONDS - start)) s)"; }
 scripts/setup.sh
 
 phase "configure + build build/ (Release)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DZO_BUILD_TESTS=ON
+# The Python extension is built for the interpreter that runs its tests.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DZO_BUILD_TESTS=ON -DPython3_EXECUTABLE=/usr/bin/python3
 cmake --build build -j"$jobs"
 
 phase "tests (build/)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+phase "Python tests (python/tests)"
+PYTHONPATH="$PWD/build/python:$PWD/python" ZO_PY_REFERENCE="$PWD/build/python/zo_py_reference" \
+  /usr/bin/python3 -m pytest -q python/tests
 
 if [ "${ZO_SKIP_ASAN:-0}" != 1 ]; then
   phase "configure + build build-asan/ ($asan_type, ASan + UBSan; core and optim tests)"
