@@ -389,3 +389,18 @@ def test_unnamed_tensors_are_named_by_position_and_the_closure_runs_without_grad
     opt.step(closure)
     assert opt.ledger.config["params"] == [["params.0", "f32", [4], 0]]
     assert grads == [False, False] and w.grad is None and not torch.equal(w.detach(), torch.ones(4))
+
+
+def test_a_parameter_given_new_memory_is_moved_there():
+    w = torch.nn.Parameter(torch.ones(6))
+    opt = zt.ZOOptimizer([("w", w)], lr=1e-2)
+    closure = lambda: (w * w).sum()  # noqa: E731
+    opt.step(closure)
+    old = w.data
+    kept = old.clone()
+    w.data = old.clone()
+    opt.step(closure)
+    assert torch.equal(old, kept) and not torch.equal(w.data, kept)
+    w.data = torch.ones(2, 3)
+    with pytest.raises(zo.Error, match=r"parameter 0 is 'w' \(f32, shape \[2, 3\], group 0\) but was 'w' \(f32, shape \[6\]"):
+        opt.step(closure)

@@ -228,6 +228,7 @@ class ZOOptimizer(torch.optim.Optimizer):
         if blocks == "auto":
             blocks = "group" if as_groups and len(groups) > 1 else "tensor"
         self._session = None
+        self._views_cache = None
         super().__init__(groups, defaults)
         self._session = _core.Session(run, blocks)
         self._record = bool(ledger)
@@ -248,7 +249,7 @@ class ZOOptimizer(torch.optim.Optimizer):
         redoes those moves. An exception raised by the closure is handled the same way."""
         if closure is None:
             raise Error("ZOOptimizer.step needs a closure that returns the loss: ZO evaluates it 2q times a step")
-        views, group_of = _views(self.param_groups)
+        views, group_of = self._current_views()
         hypers = _hypers(self.param_groups)
         if self._record and not self._ledger.config:
             self._ledger.config = self._config(hypers)
@@ -268,6 +269,19 @@ class ZOOptimizer(torch.optim.Optimizer):
         if self._record:
             self._append(row, hypers)
         return row["loss"]
+
+    def _current_views(self):
+        """The params viewed in place, reused while no tensor changed its memory, dtype or shape (a
+        DLPack export costs microseconds per tensor)."""
+        key = tuple(
+            (id(p), p.data_ptr(), p.dtype, p.device, tuple(p.shape), tuple(p.stride()))
+            for group in self.param_groups
+            for p in group["params"]
+        )
+        if self._views_cache is None or self._views_cache[0] != key:
+            self._views_cache = None  # release the old views first
+            self._views_cache = (key, *_views(self.param_groups))
+        return self._views_cache[1], self._views_cache[2]
 
     def _append(self, row: dict, hypers) -> None:
         strip = lambda hs: [{k: v for k, v in h.items() if k != "lr"} for h in hs]  # noqa: E731
@@ -366,7 +380,7 @@ class ZOOptimizer(torch.optim.Optimizer):
             }
             for g in state["groups"]
         ]
-        views, group_of = _views(self.param_groups)
+        views, group_of = self._current_views()
         self._session.load_state_dict(state, views, group_of, _hypers(new_hypers))
         for group, h in zip(self.param_groups, new_hypers):
             group.update({k: v for k, v in h.items() if k not in ("params", "param_names")})
