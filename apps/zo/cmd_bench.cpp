@@ -58,13 +58,9 @@ std::string utc_now() {
   return buf;
 }
 
-struct Args {
-  std::unique_ptr<OptionBinding<tasks::SyntheticBenchOptions>> binding;
-};
-
-void run_synthetic(const Args& args) {
+void run_synthetic(const OptionBinding<tasks::SyntheticBenchOptions>& binding) {
   tasks::SyntheticBenchOptions o;
-  args.binding->apply(o);
+  binding.apply(o);
   OptionBinding<tasks::SyntheticBenchOptions>::usage_errors([&] { o.validate(); });
   std::optional<Progress> progress;
   tasks::SyntheticBenchHooks hooks;
@@ -89,13 +85,12 @@ void run_synthetic(const Args& args) {
 
 void setup_bench(CLI::App& bench) {
   bench.require_subcommand(1);
-  auto args = std::make_shared<Args>();
   CLI::App* sub = bench.add_subcommand(
       "synthetic",
       "Compare ZO optimizers on a synthetic function (quadratic, rosenbrock, levy, ackley) at an equal query budget; "
       "writes curves.csv, summary.json, curves.png and table.md to --out");
-  args->binding = std::make_unique<OptionBinding<tasks::SyntheticBenchOptions>>(*sub, tasks::synthetic_bench_option_list());
-  sub->callback([args] { run_synthetic(*args); });
+  auto binding = std::make_shared<OptionBinding<tasks::SyntheticBenchOptions>>(*sub, tasks::synthetic_bench_option_list());
+  sub->callback([binding] { run_synthetic(*binding); });
 }
 
 const bool registered = register_command(

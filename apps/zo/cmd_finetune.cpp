@@ -1,6 +1,6 @@
 // `zo finetune`: zo::finetune (include/zo/train/finetune.hpp) with its options as flags, a JSON
-// config file keyed by the same names (flags on the command line win; "template" holds a custom
-// template), and a progress line. Every option is described in docs/finetune.md.
+// config file keyed by the same names ("template" holds a custom task's template), and a progress
+// line. Every option is described in docs/finetune.md.
 #include "command.hpp"
 #include "option_binding.hpp"
 
@@ -20,23 +20,13 @@
 namespace zo::app {
 namespace {
 
-struct Args {
-  std::unique_ptr<OptionBinding<FinetuneOptions>> binding;
-  std::string config;
-};
-
-void run(const Args& args) {
+void run(const OptionBinding<FinetuneOptions>& binding) {
   FinetuneOptions o;
-  const std::vector<std::string> given = args.binding->apply(o);
-  if (!args.config.empty()) {
-    nlohmann::json json;
-    try {
-      json = nlohmann::json::parse(read_file(args.config, "config file"));
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: not valid JSON ({})", args.config, e.what());
-    }
-    apply_finetune_config(o, json, args.config, given);
-  }
+  binding.apply(o, [&](const std::string& key, const nlohmann::json& value) {
+    if (key != "template") return false;  // a custom task's template (docs/finetune.md)
+    o.custom_template = value;
+    return true;
+  });
   OptionBinding<FinetuneOptions>::usage_errors([&] { o.validate(); });
 
   std::optional<Progress> progress;
@@ -79,10 +69,8 @@ void run(const Args& args) {
 }
 
 void setup(CLI::App& sub) {
-  auto args = std::make_shared<Args>();
-  args->binding = std::make_unique<OptionBinding<FinetuneOptions>>(sub, finetune_option_list());
-  sub.add_option("--config", args->config, "JSON file: any option by its name; \"template\" for --task custom");
-  sub.callback([args] { run(*args); });
+  auto binding = std::make_shared<OptionBinding<FinetuneOptions>>(sub, finetune_option_list());
+  sub.callback([binding] { run(*binding); });
 }
 
 const bool registered = register_command({"finetune", "Fine-tune a language model on a prompt task with ZO (MeZO, MeZO-BCD, R-AdaZO …)", setup});

@@ -1,10 +1,14 @@
 // The zo command's flags bound to a library options struct through its OptionList: each option
 // becomes --NAME with the list's help text and the struct's default, so a name, a default or a help
-// text is declared once, in the library. Errors from parsing a value or from the struct's
-// validate() become usage errors (exit 2) that name the flag: "option --batch = 0: must be >= 1".
+// text is declared once, in the library; --config FILE reads the same options from a JSON object
+// keyed by name (util/option_json.hpp), and flags on the command line win. Errors from parsing a
+// value or from the struct's validate() become usage errors (exit 2) that name the flag:
+// "option --batch = 0: must be >= 1".
 #pragma once
 
 #include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/option_json.hpp"
 #include "zo/util/option_list.hpp"
 
 #include <CLI/CLI.hpp>
@@ -20,8 +24,10 @@ namespace zo::app {
 template <class T>
 class OptionBinding {
  public:
-  // Adds --NAME for every option of `list` to `sub`.
-  OptionBinding(CLI::App& sub, const OptionList<T>& list) {
+  // Adds --NAME for every option of `list` to `sub`, and --config.
+  OptionBinding(CLI::App& sub, const OptionList<T>& list) : list_(list), command_("zo") {
+    for (const CLI::App* a = &sub; a != nullptr && a->get_parent() != nullptr; a = a->get_parent())
+      command_.insert(2, " " + a->get_name());
     const T defaults{};
     for (const OptionSpec<T>& spec : list.specs()) {
       CLI::Option* opt = nullptr;
@@ -35,11 +41,13 @@ class OptionBinding {
       }
       bound_.emplace_back(&spec, opt);
     }
+    sub.add_option("--config", config_, "JSON file: any option above by its name (flags on the command line win)")
+        ->type_name("FILE");
   }
 
-  // Sets every option given on the command line into `values`; returns their names (a config file
-  // must not override them).
-  std::vector<std::string> apply(T& values) const {
+  // Sets every option given on the command line into `values`, then the --config file's others;
+  // `extra` takes config keys that are not options (see apply_json_options).
+  void apply(T& values, const std::function<bool(const std::string&, const nlohmann::json&)>& extra = {}) const {
     std::vector<std::string> given;
     for (const auto& [spec, opt] : bound_) {
       if (opt->count() == 0) continue;
@@ -47,7 +55,14 @@ class OptionBinding {
       const std::string text = spec->flag ? std::string("true") : text_.at(spec->name);
       usage_errors([&] { spec->set(values, text); });
     }
-    return given;
+    if (config_.empty()) return;
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(read_file(config_, "config file"));
+    } catch (const nlohmann::json::parse_error& e) {
+      fail("{}: not valid JSON ({})", config_, e.what());
+    }
+    apply_json_options(list_, values, json, config_, command_, given, extra);
   }
 
   // Runs f (a validate() call); a zo::Error becomes a usage error naming the flag.
@@ -67,6 +82,9 @@ class OptionBinding {
   }
 
  private:
+  const OptionList<T>& list_;
+  std::string command_;                      // "zo finetune"
+  std::string config_;                       // --config
   std::map<std::string, std::string> text_;  // what CLI11 captures, by option name (stable addresses)
   std::vector<std::pair<const OptionSpec<T>*, CLI::Option*>> bound_;
 };

@@ -13,6 +13,7 @@
 #include "zo/util/csv.hpp"
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
+#include "zo/util/option_json.hpp"
 #include "zo/util/plot.hpp"
 #include "zo/util/rss.hpp"
 
@@ -189,39 +190,12 @@ TrainerOptions FinetuneOptions::trainer_options() const {
 
 void apply_finetune_config(FinetuneOptions& options, const nlohmann::json& config, const std::string& where,
                            const std::vector<std::string>& skip) {
-  if (!config.is_object()) fail("{}: the config must be a JSON object of option names to values", where);
-  const auto& list = finetune_option_list();
-  for (const auto& [key, value] : config.items()) {
-    if (key == "template") {
-      options.custom_template = value;
-      continue;
-    }
-    std::string name = key;
-    std::replace(name.begin(), name.end(), '_', '-');
-    if (name == "config") fail("{}: key '{}': a config file cannot name another", where, key);
-    const OptionSpec<FinetuneOptions>* spec = list.find(name);
-    if (spec == nullptr) fail("{}: key '{}': not an option of zo finetune (see zo finetune --help)", where, key);
-    if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;  // given on the command line
-    std::string text;
-    if (value.is_string()) {
-      text = value.get<std::string>();
-    } else if (value.is_boolean() || value.is_number()) {
-      text = value.dump();
-    } else if (value.is_array() && spec->list) {
-      for (std::size_t i = 0; i < value.size(); ++i) {
-        if (!value[i].is_string() && !value[i].is_number()) fail("{}: key '{}': list items must be strings or numbers", where, key);
-        if (i) text += ',';
-        text += value[i].is_string() ? value[i].get<std::string>() : value[i].dump();
-      }
-    } else {
-      fail("{}: key '{}': must be a string, a number or a boolean", where, key);
-    }
-    try {
-      spec->set(options, text);
-    } catch (const Error& e) {
-      fail("{}: key '{}': {}", where, key, e.what());
-    }
-  }
+  apply_json_options(finetune_option_list(), options, config, where, "zo finetune", skip,
+                     [&](const std::string& key, const nlohmann::json& value) {
+                       if (key != "template") return false;
+                       options.custom_template = value;
+                       return true;
+                     });
 }
 
 namespace {

@@ -219,6 +219,24 @@ TEST_F(BenchSynthetic, BadInputsFailNamingTheOptionAndValue) {
   expect_failure("--baseline r-adazo --optimizer zo-sgd", {"--baseline", "r-adazo"});
 }
 
+TEST_F(BenchSynthetic, AConfigFileSetsOptionsByNameAndFlagsWin) {
+  const fs::path config = dir_ / "bench.json";
+  std::ofstream(config) << R"({"function": "quadratic", "dim": 12, "steps": 4, "optimizer": ["zo-sgd", "r-adazo"],
+                              "lr_grid": [1e-3, 1e-2], "threads": 1})";
+  const fs::path out = dir_ / "configured";
+  Result r = zo("bench synthetic --config '" + config.string() + "' --dim 9 --out '" + out.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(slurp(out / "summary.json"));
+  EXPECT_EQ(j["config"]["function"], "quadratic");
+  EXPECT_EQ(j["config"]["dim"], 9);  // the flag wins over the file's 12
+  EXPECT_EQ(j["config"]["steps"], 4);
+  EXPECT_EQ(j["runs"].size(), 4u);
+  std::ofstream(config) << R"({"dim": 12, "bogus": 1})";
+  r = zo("bench synthetic --config '" + config.string() + "' --out '" + out.string() + "'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(config.string() + ": key 'bogus': not an option of zo bench synthetic"), std::string::npos) << r.err;
+}
+
 TEST_F(BenchSynthetic, UnwritableOutputFolderIsNamed) {
   std::ofstream(dir_ / "file") << "x";
   const std::string bad = (dir_ / "file" / "sub").string();
@@ -232,7 +250,7 @@ TEST_F(BenchSynthetic, HelpDocumentsEveryOption) {
   EXPECT_EQ(r.status, 0);
   for (const char* option : {"--function", "--dim", "--optimizer", "--baseline", "--steps", "--seed", "--out", "--lr",
                              "--lr-grid", "--queries", "--eps", "--direction", "--difference", "--noise", "--condition",
-                             "--beta1", "--beta2", "--nan-policy", "--log-every", "--diverge-factor", "--threads"})
+                             "--beta1", "--beta2", "--nan-policy", "--log-every", "--diverge-factor", "--threads", "--config"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
 }
 
