@@ -363,8 +363,8 @@ def test_unknown_options_and_bad_values_are_errors():
         zt.ZOOptimizer(params()).step()
     with pytest.raises(zo.Error, match="the loss must be a number"):
         zt.ZOOptimizer(params()).step(lambda: None)
-    with pytest.raises(ValueError):
-        zt.ZOOptimizer(params()).step(lambda: torch.zeros(2))
+    with pytest.raises(zo.Error, match=r"a tensor of shape \[2, 2\]"):  # a 1-D tensor holds per-example losses
+        zt.ZOOptimizer(params()).step(lambda: torch.zeros(2, 2))
     opt = zt.ZOOptimizer(params())
     with pytest.raises(zo.Error, match="param groups are fixed"):
         opt.add_param_group({"params": [torch.zeros(2)]})

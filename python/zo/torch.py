@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -180,6 +181,296 @@ def _hypers(param_groups) -> List[Dict[str, float]]:
     return [{k: group[k] for k in GROUP_OPTIONS} for group in param_groups]
 
 
+# Per-example losses -------------------------------------------------------------------------------
+
+_REDUCTIONS = ("mean", "sum")
+
+
+def _exact_total(values: List[float], reduction: str) -> float:
+    """The exactly rounded sum of `values` (math.fsum: independent of their order and of how they were
+    split among processes), divided by their count for "mean"; non-finite values give inf or NaN."""
+    try:
+        total = math.fsum(values)
+    except (OverflowError, ValueError):  # ±inf and both infinities: the float sum says which
+        total = float(sum(values))
+    if not values:
+        raise Error("the closure returned no per-example losses (an empty batch)")
+    return total / len(values) if reduction == "mean" else total
+
+
+def _split_closure_value(value, distributed: bool):
+    """The closure's value as (per-example float64 losses, global indices or None), or None for a
+    scalar loss (a number or a one-element tensor of any shape) outside torch.distributed."""
+    index = None
+    if isinstance(value, tuple) and len(value) == 2 and not isinstance(value[0], (int, float)):
+        value, index = value
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        if distributed or index is not None:
+            raise Error(
+                f"with process_group the closure must return its shard's per-example losses as a 1-D tensor "
+                f"(optionally with their global indices: (losses, index)), not a {type(value).__name__}"
+            )
+        return None
+    if index is None and not distributed and value.numel() == 1 and value.dim() != 1:
+        return None  # a scalar loss, as before
+    if value.dim() != 1:
+        raise Error(
+            f"the closure returned a tensor of shape {list(value.shape)}: return the loss (a number or a "
+            f"one-element tensor) or the per-example losses (a 1-D tensor)"
+        )
+    losses = value.detach().to("cpu", torch.float64)
+    if index is not None:
+        index = torch.as_tensor(index).detach().to("cpu", torch.int64).reshape(-1)
+        if index.numel() != losses.numel():
+            raise Error(f"the closure returned {losses.numel()} losses but {index.numel()} indices")
+    return losses, index
+
+
+def _in_global_order(shards) -> List[float]:
+    """[(losses, index or None)] in rank order -> the losses in global example order: rank order when
+    no shard has indices, else each loss at its index (the indices of all shards must be 0..N-1)."""
+    with_index = [i is not None for _, i in shards]
+    if not any(with_index):
+        return [v for losses, _ in shards for v in losses.tolist()]
+    if not all(with_index):
+        raise Error("process_group: some ranks returned (losses, index) and others losses alone: "
+                    "return global indices on every rank or on none")
+    n = sum(losses.numel() for losses, _ in shards)
+    out: List[Optional[float]] = [None] * n
+    for rank, (losses, index) in enumerate(shards):
+        for v, i in zip(losses.tolist(), index.tolist()):
+            if not 0 <= i < n:
+                raise Error(f"process_group: rank {rank} returned example index {i}, outside [0, {n}) "
+                            f"(the global batch has {n} examples)")
+            if out[i] is not None:
+                raise Error(f"process_group: example index {i} was returned twice (each example of the "
+                            f"global batch must be evaluated by exactly one rank)")
+            out[i] = v
+    return out  # n distinct indices in [0, n): every slot is filled
+
+
+class _Gather:
+    """torch.distributed collectives over one process group: per-example losses and a fingerprint."""
+
+    def __init__(self, group):
+        import torch.distributed as dist
+
+        if not dist.is_available() or not dist.is_initialized():
+            raise Error("process_group: torch.distributed is not initialized (call "
+                        "torch.distributed.init_process_group first)")
+        self.dist = dist
+        self.group = group
+        self.world = dist.get_world_size(group)
+        self.rank = dist.get_rank(group)
+        backend = dist.get_backend(group)
+        self.device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
+
+    def _all_gather(self, t: torch.Tensor) -> List[torch.Tensor]:
+        t = t.to(self.device)
+        out = [torch.empty_like(t) for _ in range(self.world)]
+        self.dist.all_gather(out, t, group=self.group)
+        return [o.cpu() for o in out]
+
+    def losses(self, shard, failure: Optional[str]) -> List[float]:
+        """Every rank's shard in global order. A rank whose closure failed sends `failure`; then every
+        rank raises (the failing one re-raises its own exception, see _reduce)."""
+        losses, index = shard if shard is not None else (torch.zeros(0, dtype=torch.float64), None)
+        head = torch.tensor([losses.numel(), index is not None, failure is not None], dtype=torch.int64)
+        heads = [h.tolist() for h in self._all_gather(head)]
+        failed = [r for r, h in enumerate(heads) if h[2]]
+        if failed:
+            if failure is not None:
+                raise _RankFailed(failure)
+            raise Error(f"process_group: the closure failed on rank {', '.join(map(str, failed))}; the step is "
+                        f"abandoned on every rank")
+        width = max(h[0] for h in heads)
+        payload = torch.zeros(2 * width, dtype=torch.float64)
+        payload[: losses.numel()] = losses
+        if index is not None:
+            payload[width: width + index.numel()] = index.to(torch.float64)  # exact below 2^53
+        shards = []
+        for h, p in zip(heads, self._all_gather(payload)):
+            n = h[0]
+            shards.append((p[:n], p[width: width + n].to(torch.int64) if h[1] else None))
+        return _in_global_order(shards)
+
+    def same_everywhere(self, digest: bytes) -> List[int]:
+        """The ranks whose digest differs from rank 0's."""
+        mine = torch.tensor(list(digest), dtype=torch.uint8)
+        got = self._all_gather(mine)
+        return [r for r, d in enumerate(got) if not torch.equal(d, got[0])]
+
+
+class _RankFailed(Exception):
+    """Internal: this rank's closure failed; the collective has been made, the original is re-raised."""
+
+
+# A stack of layers: which parameters are in which layer, and the shared prefix of a step -----------
+
+# Where Hugging Face causal LMs keep their decoder layers (layers="auto").
+_LAYER_PATHS = ("model.decoder.layers", "model.layers", "transformer.h", "gpt_neox.layers", "decoder.layers", "layers")
+
+
+def _find_layers(model) -> Tuple[str, torch.nn.ModuleList]:
+    for path in _LAYER_PATHS:
+        obj = model
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                break
+        if isinstance(obj, torch.nn.ModuleList) and len(obj) > 0:
+            return path, obj
+    raise Error(f"layers='auto': the model ({type(model).__name__}) has none of {', '.join(_LAYER_PATHS)} as a "
+                f"torch.nn.ModuleList: pass layers= the ModuleList of its layers")
+
+
+def _escape(text: str) -> str:
+    """`text` as a literal in an ECMAScript regex."""
+    return "".join("\\" + c if c in "\\^$.|?*+()[]{}/" else c for c in text)
+
+
+def _clone(x):
+    """Tensors in x (nested tuples, lists, dicts) cloned; anything else as it is."""
+    if isinstance(x, torch.Tensor):
+        return x.clone()
+    if isinstance(x, tuple):
+        return type(x)(*map(_clone, x)) if hasattr(x, "_fields") else tuple(map(_clone, x))
+    if isinstance(x, list):
+        return [_clone(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _clone(v) for k, v in x.items()}
+    return x
+
+
+class _LayerStack:
+    """The layers of a model run bottom to top (a ModuleList). Knows each parameter's layer, and runs
+    the steps whose moving blocks all lie at or above layer L >= 1 with a shared prefix: in the step's
+    first evaluation layers 0..L-1 run and the input of layer L (and the output of layer L-1) is kept;
+    in the later evaluations layers 0..L-1 do not run (they return that output) and layer L gets the
+    kept input. The lower layers' parameters do not move during the step, so the kept input is the
+    one they would compute again: the losses, hence the weights, are those of the run without it."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+        if not self.layers or not all(isinstance(m, torch.nn.Module) for m in self.layers):
+            raise Error("layers: expected a non-empty torch.nn.ModuleList (or sequence of modules) of the model's layers")
+        seen = {}
+        for i, m in enumerate(self.layers):
+            if id(m) in seen:
+                raise Error(f"layers: layer {i} is the same module as layer {seen[id(m)]}")
+            seen[id(m)] = i
+        self.stats = {"shared_steps": 0, "skipped_layer_calls": 0}
+        self._levels_key = None
+
+    # Which layer each parameter is in.
+    def owners(self) -> Dict[int, Tuple[int, str]]:
+        """data_ptr -> (the lowest layer holding the tensor, its name in that layer)."""
+        out: Dict[int, Tuple[int, str]] = {}
+        for i, layer in enumerate(self.layers):
+            for name, p in layer.named_parameters():
+                out.setdefault(p.data_ptr(), (i, name))
+        return out
+
+    def block_pattern(self, param_groups) -> str:
+        """An ECMAScript regex that makes one block of each layer's parameters (the others: one block
+        each), from the parameters' names."""
+        owners = self.owners()
+        prefixes: Dict[int, str] = {}
+        for group in param_groups:
+            for name, p in zip(group["param_names"], group["params"]):
+                if p.data_ptr() not in owners:
+                    continue
+                i, local = owners[p.data_ptr()]
+                if not (name == local or name.endswith("." + local)):
+                    raise Error(f"layers: parameter '{name}' is '{local}' of layer {i}, but its name does not end "
+                                f"with that: pass blocks= a regex that makes the blocks you want")
+                prefix = name[: len(name) - len(local)]
+                if prefixes.setdefault(i, prefix) != prefix:
+                    raise Error(f"layers: the parameters of layer {i} are named under '{prefixes[i]}' and '{prefix}': "
+                                f"pass blocks= a regex that makes the blocks you want")
+        if not prefixes:
+            raise Error("layers: none of the optimizer's parameters is in the layers")
+        matches = [re.fullmatch(r"(.*?)\d+\.", p) for p in prefixes.values()]
+        stems = {m.group(1) if m else None for m in matches}
+        if len(stems) == 1 and None not in stems:
+            return "^(" + _escape(stems.pop()) + r"\d+)\."
+        return "^(" + "|".join(_escape(p) for p in sorted(prefixes.values(), key=len, reverse=True)) + ")"
+
+    def levels(self, param_groups) -> List[Optional[int]]:
+        """Per parameter (in order): its layer, or None when it is outside the layers (it may feed any
+        layer: an embedding, a head, a norm)."""
+        owners = self.owners()
+        return [owners[p.data_ptr()][0] if p.data_ptr() in owners else None
+                for group in param_groups for p in group["params"]]
+
+    def run(self, level: int):
+        return _SharedPrefix(self, level)
+
+
+class _SharedPrefix:
+    """One step's shared prefix below layer `level` (see _LayerStack). evaluation() brackets each
+    evaluation of the closure."""
+
+    def __init__(self, stack: _LayerStack, level: int):
+        self.stack, self.level = stack, level
+        self.evaluation_index = -1
+        self.inputs: list = []  # the j-th call of layer L in the first evaluation: (args, kwargs)
+        self.outputs: list = []  # the j-th call of layer L-1: its output
+        self.calls = [0] * (level + 1)
+        self.saved = []
+
+    def __enter__(self):
+        for i in range(self.level + 1):
+            layer = self.stack.layers[i]
+            own = layer.__dict__.get("forward")
+            self.saved.append((layer, own))
+            layer.forward = self._wrap(i, layer.forward)
+        return self
+
+    def __exit__(self, *exc):
+        for layer, own in self.saved:
+            del layer.forward
+            if own is not None:
+                layer.forward = own
+        return False
+
+    def begin(self):
+        self.evaluation_index += 1
+        self.calls = [0] * (self.level + 1)
+
+    def end(self):
+        if self.evaluation_index > 0 and self.calls[self.level] != len(self.inputs):
+            raise Error(f"layers: the closure ran layer {self.level} {self.calls[self.level]} times in evaluation "
+                        f"{self.evaluation_index + 1} of the step and {len(self.inputs)} times in the first: every "
+                        f"evaluation must run the same forward passes on the same inputs")
+
+    def _wrap(self, i: int, forward):
+        level = self.level
+
+        def wrapped(*args, **kwargs):
+            j = self.calls[i]
+            self.calls[i] += 1
+            if self.evaluation_index <= 0:  # the first evaluation: run, and keep what the others need
+                if i == level:
+                    self.inputs.append((_clone(args), _clone(kwargs)))
+                out = forward(*args, **kwargs)
+                if i == level - 1:
+                    self.outputs.append(_clone(out))
+                return out
+            if j >= len(self.outputs if i < level else self.inputs):
+                raise Error(f"layers: the closure ran layer {i} more often in evaluation {self.evaluation_index + 1} "
+                            f"of the step than in the first: every evaluation must run the same forward passes")
+            if i < level:
+                self.stack.stats["skipped_layer_calls"] += 1
+                return _clone(self.outputs[j])
+            kept_args, kept_kwargs = self.inputs[j]
+            return forward(*_clone(kept_args), **_clone(kept_kwargs))
+
+        return wrapped
+
+
 class ZOOptimizer(torch.optim.Optimizer):
     """A zeroth-order torch.optim optimizer: ``loss = opt.step(closure)`` where ``closure()`` returns
     the loss at the parameters' current values (a number or a one-element tensor); it is called 2q
@@ -219,21 +510,43 @@ class ZOOptimizer(torch.optim.Optimizer):
         zeta: float = 1e-8,
         blocks: str = "auto",
         ledger: bool = True,
+        process_group=None,
+        reduction: str = "mean",
+        layers=None,
+        model: Optional[torch.nn.Module] = None,
         **options,
     ):
         groups, as_groups = _split_groups(params)
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, beta1=beta1, beta2=beta2, zeta=zeta)
         run = dict(optimizer=optimizer, eps=eps, direction=direction, distribution=distribution, queries=queries, seed=seed)
         run.update(options)
+        if reduction not in _REDUCTIONS:
+            raise Error(f"option 'reduction' = {reduction!r}: expected one of {', '.join(_REDUCTIONS)}")
+        self._reduction = reduction
+        self._stack: Optional[_LayerStack] = None
+        if isinstance(layers, str):
+            if layers != "auto":
+                raise Error(f"option 'layers' = {layers!r}: expected 'auto' (with model=) or a torch.nn.ModuleList")
+            if model is None:
+                raise Error("layers='auto' needs the model: ZOOptimizer(..., layers='auto', model=model)")
+            layers = _find_layers(model)[1]
+        if layers is not None:
+            self._stack = _LayerStack(layers)
         if blocks == "auto":
-            blocks = "group" if as_groups and len(groups) > 1 else "tensor"
+            if self._stack is not None:
+                blocks = self._stack.block_pattern(groups)
+            else:
+                blocks = "group" if as_groups and len(groups) > 1 else "tensor"
         self._session = None
         self._views_cache = None
+        self._plan_cache = None
         super().__init__(groups, defaults)
         self._session = _core.Session(run, blocks)
         self._record = bool(ledger)
         self._ledger = Ledger()
         self._last_groups: Optional[List[Dict[str, float]]] = None
+        self._gather = _Gather(process_group) if process_group is not None else None
+        self._replicas_checked = False
 
     def add_param_group(self, param_group: dict) -> None:
         if getattr(self, "_session", None) is not None:
@@ -254,21 +567,112 @@ class ZOOptimizer(torch.optim.Optimizer):
         if self._record and not self._ledger.config:
             self._ledger.config = self._config(hypers)
             self._last_groups = hypers
+        if self._gather is not None and not self._replicas_checked:
+            self._check_replicas(hypers)
+        blocks, level = self._plan()
+        prefix = self._stack.run(level) if level else None
 
         def loss():
+            if prefix is not None:
+                prefix.begin()
             with torch.no_grad():
-                return closure()
+                value = self._reduce(closure)
+            if prefix is not None:
+                prefix.end()
+            return value
 
         try:
-            row = self._session.step(views, group_of, hypers, loss)
+            if prefix is not None:
+                with prefix:
+                    row = self._session.step(views, group_of, hypers, loss)
+            else:
+                row = self._session.step(views, group_of, hypers, loss)
         except BaseException:
             aborted = self._session.take_aborted()
             if aborted is not None and self._record:
                 self._append(aborted, hypers)
             raise
+        if blocks is not None and list(row["blocks"]) != blocks:
+            raise Error(f"internal: step {row['step']} moved blocks {row['blocks']} where {blocks} were predicted")
+        if prefix is not None:
+            self._stack.stats["shared_steps"] += 1
         if self._record:
             self._append(row, hypers)
         return row["loss"]
+
+    def _reduce(self, closure) -> Any:
+        """Calls the closure and returns the loss the C++ step sees: its value when it is a number;
+        the exact mean (or sum) of per-example losses; with a process group, that of every rank's
+        shard, gathered in global example order."""
+        if self._gather is None:
+            value = closure()
+            shard = _split_closure_value(value, False)
+            return value if shard is None else _exact_total(shard[0].tolist(), self._reduction)
+        failure = None
+        try:
+            shard = _split_closure_value(closure(), True)
+        except Exception as e:  # every rank must still join the collective, then all raise
+            shard, failure, error = None, f"{type(e).__name__}: {e}", e
+        try:
+            values = self._gather.losses(shard, failure)
+        except _RankFailed:
+            raise error from None
+        return _exact_total(values, self._reduction)
+
+    def _check_replicas(self, hypers) -> None:
+        """Before the first step with a process group: every rank must hold the same options, names,
+        shapes, hyper-parameters, step count and parameter values."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self._session.options(), self._session.blocks, _describe(self.param_groups), hypers,
+                             self._session.steps], sort_keys=True).encode())
+        h.update(_fingerprint(self.param_groups).encode())
+        differ = self._gather.same_everywhere(h.digest())
+        if differ:
+            raise Error(f"process_group: rank {', '.join(map(str, differ))} starts from other parameters, options or "
+                        f"step than rank 0: every rank must build the same model and optimizer (same seed)")
+        self._replicas_checked = True
+
+    def _plan(self) -> Tuple[Optional[List[int]], Optional[int]]:
+        """With layers: the blocks this step moves (predicted from the seed, as the C++ direction draws
+        them) and the lowest layer they touch (None when a moving block holds a parameter outside
+        the layers, or the blocks all move every step)."""
+        if self._stack is None:
+            return None, None
+        opts = self._session.options()
+        if opts["block_order"] == "all":
+            return None, None
+        key = self._views_cache[0]
+        if self._plan_cache is None or self._plan_cache[0] != key:
+            self._plan_cache = None
+            views, _ = _views(self.param_groups)
+            if self._session.blocks == "tensor":
+                views.block_per_param()
+            elif self._session.blocks == "group":
+                names = [(f"group.{g}", list(group["param_names"])) for g, group in enumerate(self.param_groups)]
+                views.set_blocks([b for b in names if b[1]])
+            else:
+                views.block_by_pattern(self._session.blocks)
+            direction = _core.Direction(
+                views, kind=opts["direction"], distribution=opts["distribution"], keep=opts["keep"], rank=opts["rank"],
+                order=opts["block_order"], blocks_per_step=opts["blocks_per_step"],
+                block_weights=list(opts["block_weights"] or []))
+            levels = self._stack.levels(self.param_groups)
+            block_levels = []
+            for _, members in views.blocks():
+                ls = [levels[i] for i in members]
+                block_levels.append(None if any(v is None for v in ls) else min(ls))
+            self._plan_cache = (key, views, direction, block_levels)
+        _, _, direction, block_levels = self._plan_cache
+        blocks = list(direction.active_blocks(opts["seed"], self._session.steps))
+        ls = [block_levels[b] for b in blocks]
+        level = None if not ls or any(v is None for v in ls) else min(ls)
+        return blocks, level
+
+    @property
+    def prefix_stats(self) -> Dict[str, int]:
+        """With layers: {"shared_steps": steps run with a shared prefix, "skipped_layer_calls": layer
+        forward calls not run because their output was kept}."""
+        return dict(self._stack.stats) if self._stack is not None else {"shared_steps": 0, "skipped_layer_calls": 0}
 
     def _current_views(self):
         """The params viewed in place, reused while no tensor changed its memory, dtype or shape (a
@@ -381,6 +785,7 @@ class ZOOptimizer(torch.optim.Optimizer):
             for g in state["groups"]
         ]
         views, group_of = self._current_views()
+        self._replicas_checked = False
         self._session.load_state_dict(state, views, group_of, _hypers(new_hypers))
         for group, h in zip(self.param_groups, new_hypers):
             group.update({k: v for k, v in h.items() if k not in ("params", "param_names")})

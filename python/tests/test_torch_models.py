@@ -1,0 +1,199 @@
+"""zo.torch on models: per-example losses reduced exactly, torch.distributed (N processes give the
+weights of one, bit for bit), and MeZO-BCD with a shared prefix over a stack of layers (the lower
+layers run once a step, the weights are those of the run without it)."""
+
+import copy
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import zo
+import zo.torch as zt
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import nn_modules  # noqa: E402
+import torch_dist_worker as worker  # noqa: E402
+
+OPT_TIED = ROOT / "tests/data/models/opt-tied"
+
+
+def _same(a, b):
+    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+# Per-example losses --------------------------------------------------------------------------------
+
+def test_per_example_losses_are_reduced_exactly_in_float64():
+    values = torch.tensor([1e8, 1.0, -1e8, 3.0, 0.1], dtype=torch.float32)
+    exact = math.fsum(values.double().tolist())
+    for reduction, expected in (("mean", exact / 5), ("sum", exact)):
+        x = torch.zeros(3)
+        opt = zt.ZOOptimizer([("x", x)], lr=0.0, reduction=reduction)
+        opt.step(lambda: values)
+        assert opt.ledger[0].losses == [expected, expected]
+    # A vector closure and a scalar one that returns the same number train identically.
+    torch.manual_seed(0)
+    X, y = torch.randn(32, 3), torch.randn(32)
+    a, b = torch.zeros(3), torch.zeros(3)
+    per_a = lambda: (X @ a - y) ** 2  # noqa: E731
+    opt_a = zt.ZOOptimizer([("w", a)], lr=1e-2)
+    opt_b = zt.ZOOptimizer([("w", b)], lr=1e-2)
+    for _ in range(20):
+        opt_a.step(per_a)
+        opt_b.step(lambda: math.fsum(((X @ b - y) ** 2).double().tolist()) / 32)
+    assert torch.equal(a, b)
+
+
+def test_closure_values_that_are_refused():
+    x = torch.zeros(3)
+    opt = zt.ZOOptimizer([("x", x)])
+    with pytest.raises(zo.Error, match=r"shape \[2, 2\]"):
+        opt.step(lambda: torch.ones(2, 2))
+    with pytest.raises(zo.Error, match="2 losses but 3 indices"):
+        opt.step(lambda: (torch.ones(2), torch.arange(3)))
+    with pytest.raises(zo.Error, match="option 'reduction'"):
+        zt.ZOOptimizer([("x", x)], reduction="median")
+    with pytest.raises(zo.Error, match="not initialized"):
+        zt.ZOOptimizer([("x", x)], process_group=object())
+    assert zt._in_global_order([(torch.tensor([1.0, 3.0]), torch.tensor([0, 2])),
+                                (torch.tensor([2.0]), torch.tensor([1]))]) == [1.0, 2.0, 3.0]
+    with pytest.raises(zo.Error, match="returned twice"):
+        zt._in_global_order([(torch.tensor([1.0]), torch.tensor([0])), (torch.tensor([2.0]), torch.tensor([0]))])
+    with pytest.raises(zo.Error, match="on every rank or on none"):
+        zt._in_global_order([(torch.tensor([1.0]), torch.tensor([0])), (torch.tensor([2.0]), None)])
+
+
+# torch.distributed -----------------------------------------------------------------------------------
+
+def test_two_gloo_processes_give_the_weights_of_one_bit_for_bit(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([p for p in sys.path if p]), OMP_NUM_THREADS="1")
+    init = tmp_path / "init"
+    procs = [subprocess.Popen([sys.executable, str(HERE / "torch_dist_worker.py"), str(r), "2", str(init),
+                               str(tmp_path / f"rank{r}.pt")], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for r in range(2)]
+    for p in procs:
+        out, _ = p.communicate(timeout=240)
+        assert p.returncode == 0, out
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+
+    for name, options in worker.CONFIGS:
+        alone, opt, losses, _ = worker.train(options)  # one process, the global batch, no process group
+        for strided in ("contiguous", "strided"):
+            for r in ranks:
+                got = r[f"{name}-{strided}"]
+                assert got["losses"] == losses
+                state = alone.state_dict()
+                assert all(torch.equal(got["params"][k], state[k]) for k in state), (name, strided)
+        if options.get("layers"):
+            assert opt.prefix_stats["shared_steps"] > 0  # the shared prefix took part on one process too
+            # each rank runs one micro-batch of the two: half the skipped layer calls
+            shard = ranks[0][f"{name}-contiguous"]["prefix"]
+            assert shard["shared_steps"] == opt.prefix_stats["shared_steps"]
+            assert 2 * shard["skipped_layer_calls"] == opt.prefix_stats["skipped_layer_calls"]
+
+    # A closure that fails on one rank fails the step on every rank (nobody waits forever).
+    assert ranks[0]["failure"] == "zo.Error: process_group: the closure failed on rank 1; the step is abandoned on every rank"
+    assert ranks[1]["failure"] == "ValueError: no data on rank 1"
+    assert ranks[0]["after_failure"] == ranks[1]["after_failure"]
+    for r in ranks:
+        assert r["replicas"].startswith("process_group: rank 1 starts from other parameters")
+
+
+# MeZO-BCD with a shared prefix ---------------------------------------------------------------------
+
+def _counted(model, layers):
+    """calls[i]: forward calls of layer i's first Linear (it runs only when the layer really runs)."""
+    calls = [0] * len(layers)
+    for i, layer in enumerate(layers):
+        first = next(m for m in layer.modules() if isinstance(m, torch.nn.Linear))
+        first.register_forward_hook(lambda mod, a, o, i=i: calls.__setitem__(i, calls[i] + 1))
+    return calls
+
+
+@pytest.mark.parametrize("folder,options", [
+    (OPT_TIED, dict(optimizer="zo-sgd", lr=1e-3, momentum=0.9)),
+    (OPT_TIED, dict(optimizer="zo-adamm", lr=1e-3, queries=2)),
+    (ROOT / "models/opt-text-proto", dict(optimizer="zo-sgd", lr=1e-4, difference="forward", queries=2)),
+    (ROOT / "tests/data/models/llama-gqa", dict(optimizer="zo-sgd", lr=1e-3, block_order="cyclic")),
+], ids=["opt-tied", "opt-tied-q2", "opt-text-proto-forward", "llama-gqa-cyclic"])
+def test_shared_prefix_runs_lower_layers_once_and_keeps_the_weights(folder, options):
+    base = nn_modules.from_folder(folder).eval()
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, base.config["vocab_size"], (3, 12), generator=g)
+    steps = 24
+
+    pattern = zt.ZOOptimizer(base.named_parameters(), layers="auto", model=base)._session.blocks
+
+    def run(share):
+        m = copy.deepcopy(base)
+        layers = zt._find_layers(m)[1]
+        calls = _counted(m, layers)
+        # Without the shared prefix: the same blocks (one per layer, one per other tensor), given as a regex.
+        kw = dict(layers=layers) if share else dict(blocks=pattern)
+        opt = zt.ZOOptimizer(m.named_parameters(), direction="bcd", seed=4, **kw, **options)
+        per_step = []
+        for _ in range(steps):
+            before = list(calls)
+            opt.step(lambda: nn_modules.per_example_lm_loss(m(ids), ids))
+            per_step.append([c - b for c, b in zip(calls, before)])
+        return m, opt, per_step
+
+    shared, opt, calls = run(True)
+    plain, plain_opt, plain_calls = run(False)
+    assert _same(shared, plain)
+    assert [r.losses for r in opt.ledger] == [r.losses for r in plain_opt.ledger]
+    layers = zt._find_layers(shared)[1]
+    n = len(layers)
+    evaluations = len(opt.ledger[0].losses)
+    names = [b[0] for b in opt._session.layout()["blocks"]]
+    assert sum(name.endswith(f"layers.{i}.") for name in names for i in range(n)) == n  # one block per layer
+    lowest = []
+    for row, got, plain_got in zip(opt.ledger, calls, plain_calls):
+        assert plain_got == [evaluations] * n
+        moving = [names[b] for b in row.blocks]
+        touched = [i for i in range(n) for name in moving if name.endswith(f"layers.{i}.")]
+        low = min(touched) if touched and len(touched) == len(moving) else 0
+        lowest.append(low)
+        assert got == [1] * low + [evaluations] * (n - low), (row.blocks, got)
+    assert any(low > 0 for low in lowest)
+    assert opt.prefix_stats["shared_steps"] == sum(low > 0 for low in lowest)
+    assert opt.prefix_stats["skipped_layer_calls"] == sum(low * (evaluations - 1) for low in lowest)
+    # The ledger replays (the blocks are a regex in it) onto the base weights.
+    again = copy.deepcopy(base)
+    zt.replay(again.named_parameters(), opt.ledger)
+    assert _same(again, shared)
+
+
+def test_layers_option_finds_and_checks_the_layers():
+    opt_model = nn_modules.from_folder(OPT_TIED)
+    llama = nn_modules.from_folder(ROOT / "tests/data/models/llama-gqa")
+    assert zt._find_layers(opt_model) == ("model.decoder.layers", opt_model.model.decoder.layers)
+    assert zt._find_layers(llama) == ("model.layers", llama.model.layers)
+    opt = zt.ZOOptimizer(llama.named_parameters(), layers="auto", model=llama, direction="bcd")
+    assert opt._session.blocks == r"^(model\.layers\.\d+)\."
+    with pytest.raises(zo.Error, match="needs the model"):
+        zt.ZOOptimizer(llama.named_parameters(), layers="auto")
+    with pytest.raises(zo.Error, match="has none of"):
+        mlp = torch.nn.Sequential(torch.nn.Linear(2, 2))
+        zt.ZOOptimizer(mlp.named_parameters(), layers="auto", model=mlp)
+    with pytest.raises(zo.Error, match="same module"):
+        layer = torch.nn.Linear(2, 2)
+        zt.ZOOptimizer(layer.named_parameters(), layers=[layer, layer])
+    # Names that are not "<stem><i>.": one alternative per layer.
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    named = [("first.weight", a.weight), ("first.bias", a.bias), ("second.weight", b.weight), ("second.bias", b.bias)]
+    opt = zt.ZOOptimizer(named, layers=[a, b], direction="bcd")
+    assert opt._session.blocks == r"^(second\.|first\.)"
+    x = torch.ones(2)
+    opt.step(lambda: b(a(x)).sum())
+    assert [name for name, _ in opt._session.layout()["blocks"]] == ["first.", "second."]
+    # The layers' own forward is back after each step.
+    assert "forward" not in a.__dict__ and "forward" not in b.__dict__
