@@ -197,3 +197,21 @@ def test_layers_option_finds_and_checks_the_layers():
     assert [name for name, _ in opt._session.layout()["blocks"]] == ["first.", "second."]
     # The layers' own forward is back after each step.
     assert "forward" not in a.__dict__ and "forward" not in b.__dict__
+
+
+# bench/zo_torch_vs_mezo.py -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("peer", [True, False], ids=["peer-if-present", "re-implemented"])
+def test_benchmark_script_runs_at_a_tiny_shape(tmp_path, peer):
+    out = tmp_path / "step.csv"
+    argv = [sys.executable, str(ROOT / "bench/zo_torch_vs_mezo.py"), "--shape", "d=32,layers=2,ffn=64,heads=2",
+            "--vocab", "300", "--batch", "2", "--seq", "8", "--threads", "1", "--warmup", "1", "--steps", "2",
+            "--csv", str(out)] + ([] if peer else ["--no-peer"])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([p for p in sys.path if p]))
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "| zo.torch (zo-sgd, dense gaussian, q = 1) |" in done.stdout and "speed-up" in done.stdout
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("shape,params_M,batch,seq,threads,steps,forward_ms,zo_step_ms") and len(rows) == 2
+    if not peer:
+        assert rows[1].endswith(",re-implemented")
