@@ -491,6 +491,15 @@ class ZOOptimizer(torch.optim.Optimizer):
     Other options: difference (central, forward), nan_policy (stop: raise zo.NonFiniteLoss, no
     update; skip: skip the update and count the step), state (all, active-block), amsgrad, bias_correction,
     zeta_outside_root, no_decay (a regex of params exempt from weight decay), ledger (record rows).
+
+    The closure may return per-example losses (a 1-D tensor): they are reduced by an exactly rounded
+    float64 sum (reduction "mean" or "sum").
+    process_group: a torch.distributed group: each rank's closure returns the per-example losses of
+        its shard (or (losses, global indices)); they are gathered in global example order and every
+        rank applies the same update (N processes give the weights of one, bit for bit).
+    layers: the torch.nn.ModuleList of a layer stack (or "auto" with model=): one block per layer,
+        and steps whose moving blocks lie at or above layer L >= 1 run layers 0..L-1 once (their
+        output is reused by the later evaluations). Same weights as without it.
     """
 
     def __init__(
