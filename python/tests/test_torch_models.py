@@ -29,6 +29,15 @@ def _same(a, b):
     return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread during the test (as the distributed workers run), restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # Per-example losses --------------------------------------------------------------------------------
 
 def test_per_example_losses_are_reduced_exactly_in_float64():
@@ -73,7 +82,7 @@ def test_closure_values_that_are_refused():
 
 # torch.distributed -----------------------------------------------------------------------------------
 
-def test_two_gloo_processes_give_the_weights_of_one_bit_for_bit(tmp_path):
+def test_two_gloo_processes_give_the_weights_of_one_bit_for_bit(tmp_path, one_thread):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([p for p in sys.path if p]), OMP_NUM_THREADS="1")
     init = tmp_path / "init"
     procs = [subprocess.Popen([sys.executable, str(HERE / "torch_dist_worker.py"), str(r), "2", str(init),
@@ -215,3 +224,69 @@ def test_benchmark_script_runs_at_a_tiny_shape(tmp_path, peer):
     assert rows[0].startswith("shape,params_M,batch,seq,threads,steps,forward_ms,zo_step_ms") and len(rows) == 2
     if not peer:
         assert rows[1].endswith(",re-implemented")
+
+
+# Fine-tuning the pretrained OPT on spam ----------------------------------------------------------
+
+def _spam_split(tok, split, per_class, seed, words_after):
+    """per_class e-mails of each label of data/spam/<split>.jsonl: BOS + the text's first 16 tokens +
+    the template's question (configs/spam.json), right-padded; (ids, mask, last position, label)."""
+    import json
+    import random
+
+    records = [json.loads(line) for line in (ROOT / f"data/spam/{split}.jsonl").read_text().splitlines()]
+    template = json.loads((ROOT / "configs/spam.json").read_text())["template"]
+    rng = random.Random(seed)
+    rows = []
+    for label, value in enumerate(template["label_values"]):
+        chosen = [r for r in records if r[template["label_field"]] == value]
+        rng.shuffle(chosen)
+        rows += [([2] + tok.encode(r["text"])[:16] + words_after, label) for r in chosen[:per_class]]
+    rng.shuffle(rows)
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), 1)
+    mask = torch.zeros_like(ids)
+    for k, (seq, _) in enumerate(rows):
+        ids[k, :len(seq)] = torch.tensor(seq)
+        mask[k, :len(seq)] = 1
+    return ids, mask, mask.sum(1) - 1, torch.tensor([label for _, label in rows])
+
+
+def test_zo_torch_fine_tunes_the_small_opt_on_spam_beyond_zero_shot(one_thread):
+    import json
+
+    import bpe
+
+    folder = ROOT / "models/opt-text-proto"
+    tok = bpe.ByteLevelBPE(folder / "tokenizer.json")
+    template = json.loads((ROOT / "configs/spam.json").read_text())["template"]
+    question = tok.encode(template["template"].split("{text}")[1])
+    words = [tok.encode(w) for w in template["label_words"]]
+    assert all(len(w) == 1 for w in words)  # " no", " yes": one token each
+    words = [w[0] for w in words]
+    train = _spam_split(tok, "train", 16, 0, question)
+    test = _spam_split(tok, "test", 30, 1, question)
+    model = nn_modules.from_folder(folder).eval()
+
+    def per_example(data, rows=None):
+        ids, mask, last, label = data if rows is None else (t[rows] for t in data)
+        hidden = model.model(ids, mask)[torch.arange(len(ids)), last]  # the head at the answer only
+        return torch.nn.functional.cross_entropy(model.lm_head(hidden)[:, words], label, reduction="none"), label
+
+    def evaluate():
+        with torch.no_grad():
+            losses, label = per_example(test)
+            hidden = model.model(test[0], test[1])[torch.arange(len(label)), test[2]]
+            pred = model.lm_head(hidden)[:, words].argmax(1)
+        balanced = sum(((pred == label) & (label == c)).sum().item() / (label == c).sum().item() for c in (0, 1)) / 2
+        return balanced, losses.mean().item()
+
+    zero_shot, zero_loss = evaluate()
+    opt = zt.ZOOptimizer(model.named_parameters(), optimizer="zo-sgd", lr=3e-4, eps=1e-3, seed=0)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(60):
+        rows = torch.randperm(len(train[0]), generator=g)[:8]
+        opt.step(lambda: per_example(train, rows)[0])
+    tuned, tuned_loss = evaluate()
+    assert tuned_loss < zero_loss
+    assert tuned >= zero_shot + 0.15, (zero_shot, tuned)
