@@ -4,6 +4,7 @@
 
 #include "zo/util/files.hpp"
 #include "zo/util/error.hpp"
+#include "zo/util/json_depth.hpp"
 #include "zo/nn/ops.hpp"
 #include "zo/nn/safetensors.hpp"
 
@@ -415,10 +416,11 @@ Model Model::load(const fs::path& dir) {
   if (fs::exists(dir / "model.safetensors")) {
     shards.emplace("model.safetensors", SafeTensors::open(dir / "model.safetensors"));
   } else if (fs::exists(index_file)) {
-    std::ifstream in(index_file);
+    const std::string text = read_file(index_file, "model index");
+    check_json_depth(text, index_file.string());
     nlohmann::json j;
     try {
-      in >> j;
+      j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
       fail("{}: not valid JSON: {}", index_file.string(), e.what());
     }
@@ -454,6 +456,13 @@ Model Model::load(const fs::path& dir) {
     return {nullptr, nullptr};
   };
   const std::string where = weight_map.empty() ? (dir / "model.safetensors").string() : index_file.string();
+
+  // A config cannot claim more layers than the files hold tensors: checked before the list of expected
+  // tensors (several per layer) is built from it.
+  std::size_t available = 0;
+  for (const auto& [file, st] : shards) available += st.tensors().size();
+  if (std::uint64_t(c.num_layers) > available)
+    fail("{}: config.json has num_hidden_layers = {} but {} holds {} tensors", dir.string(), c.num_layers, where, available);
 
   // Check every tensor, lay out the buffer, then copy.
   const std::vector<Spec> specs = expected_tensors(c);

@@ -1,9 +1,13 @@
 // config.json → ModelConfig, with HF's defaults (configuration_opt.py, configuration_llama.py) for
 // absent fields and an error naming the file and field for everything zo cannot run.
 #include "zo/util/error.hpp"
+#include "zo/util/files.hpp"
+#include "zo/util/json_depth.hpp"
 #include "zo/nn/model.hpp"
 
 #include <fstream>
+#include <limits>
+#include <utility>
 
 namespace zo::nn {
 
@@ -19,6 +23,10 @@ namespace {
 
 using nlohmann::json;
 
+// The largest size a config may give (Hugging Face's configs hold 32-bit sizes): a larger claim is
+// refused before any buffer, list or index product is sized from it.
+constexpr std::int64_t kMaxSize = std::numeric_limits<std::int32_t>::max();
+
 struct Reader {
   const json& j;
   std::string file;
@@ -28,8 +36,8 @@ struct Reader {
   std::int64_t positive(const char* field) const {
     if (!has(field)) fail("{}: field '{}' missing", file, field);
     const json& v = j.at(field);
-    if (!v.is_number_integer() || v.get<std::int64_t>() <= 0)
-      fail("{}: field '{}' = {}: must be a positive integer", file, field, v.dump());
+    if (!v.is_number_integer() || v.get<std::int64_t>() <= 0 || v.get<std::int64_t>() > kMaxSize)
+      fail("{}: field '{}' = {}: must be a positive integer up to {}", file, field, v.dump(), kMaxSize);
     return v.get<std::int64_t>();
   }
   std::int64_t positive_or(const char* field, std::int64_t fallback) const {
@@ -58,9 +66,11 @@ struct Reader {
   std::optional<std::int32_t> token_id(const char* field) const {
     if (!has(field)) return std::nullopt;
     const json& v = j.at(field);
-    if (v.is_number_integer()) return std::int32_t(v.get<std::int64_t>());
-    if (v.is_array() && !v.empty() && v.front().is_number_integer()) return std::int32_t(v.front().get<std::int64_t>());
-    fail("{}: field '{}' = {}: must be an integer token id", file, field, v.dump());
+    const json& id = v.is_array() && !v.empty() ? v.front() : v;
+    if (id.is_number_integer() && !(id.is_number_unsigned() && id.get<std::uint64_t>() > std::uint64_t(kMaxSize)) &&
+        std::in_range<std::int32_t>(id.get<std::int64_t>()))
+      return std::int32_t(id.get<std::int64_t>());
+    fail("{}: field '{}' = {}: must be an integer token id (32-bit)", file, field, v.dump());
   }
 };
 
@@ -149,11 +159,11 @@ ModelConfig ModelConfig::from_json(const json& j, const std::filesystem::path& p
 }
 
 ModelConfig ModelConfig::from_file(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json);
-  if (!in) fail("{}: cannot open model config", config_json.string());
+  const std::string text = read_file(config_json, "model config");
+  check_json_depth(text, config_json.string());
   nlohmann::json j;
   try {
-    in >> j;
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON: {}", config_json.string(), e.what());
   }

@@ -2,6 +2,7 @@
 
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
+#include "zo/util/json_depth.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -141,8 +142,24 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path) {
   if (mapping == MAP_FAILED) fail("{}: cannot memory-map: {}", file, map_error);
   impl->mapping = mapping;
   impl->mapped_bytes = file_bytes;
-  const auto* bytes = static_cast<const unsigned char*>(mapping);
+  parse_into(*impl, static_cast<const unsigned char*>(mapping), file_bytes);
+  return SafeTensors(std::move(impl));
+}
 
+SafeTensors SafeTensors::parse(std::span<const std::byte> bytes, const std::filesystem::path& name) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = name;
+  if (bytes.size() < 8)
+    fail("{}: {} bytes: too short for a safetensors file (needs an 8-byte header length)", name.string(), bytes.size());
+  parse_into(*impl, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  return SafeTensors(std::move(impl));
+}
+
+// The header and the tensors' places in [bytes, bytes + file_bytes) (file_bytes >= 8), checked as open()
+// promises; impl.path names the file in errors.
+void SafeTensors::parse_into(Impl& impl_ref, const unsigned char* bytes, std::uint64_t file_bytes) {
+  Impl* impl = &impl_ref;
+  const std::string file = impl->path.string();
   std::uint64_t header_bytes = 0;
   for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | bytes[i];
   if (header_bytes > max_header_bytes)
@@ -151,6 +168,7 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path) {
     fail("{}: header length {} runs past the end of the file ({} bytes)", file, header_bytes, file_bytes);
 
   const std::string_view header_text(reinterpret_cast<const char*>(bytes + 8), header_bytes);
+  check_json_depth(header_text, file + ": header");
   nlohmann::ordered_json header;
   try {
     header = nlohmann::ordered_json::parse(header_text);
@@ -251,7 +269,6 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path) {
   ordered.reserve(ranges.size());
   for (const Range& r : ranges) ordered.push_back(std::move(impl->tensors[r.index]));
   impl->tensors = std::move(ordered);
-  return SafeTensors(std::move(impl));
 }
 
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,

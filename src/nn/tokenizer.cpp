@@ -15,6 +15,7 @@
 #include "tokenizer_unicode.hpp"
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
+#include "zo/util/json_depth.hpp"
 
 namespace zo::nn {
 
@@ -422,7 +423,7 @@ void Tokenizer::Impl::parse(const json& root, const std::filesystem::path& path)
         }
       }
     } else if (type == "RobertaProcessing" || type == "BertProcessing") {
-      auto id_of = [&](const char* key) {
+      auto id_of = [&r, node = node, &p = p](const char* key) {
         const json& v = r.at(*node, p, key);
         if (!v.is_array() || v.size() != 2 || !v[1].is_number_integer()) {
           r.invalid(p + "." + key, "must be [token, id]");
@@ -483,7 +484,9 @@ void Tokenizer::Impl::parse_special_ids(const std::filesystem::path& path) {
     const std::string where_config = fmt::format("tokenizer config '{}'", config_path.string());
     json config;
     try {
-      config = json::parse(read_file(config_path, "tokenizer config"));
+      const std::string text = read_file(config_path, "tokenizer config");
+      check_json_depth(text, where_config);
+      config = json::parse(text);
     } catch (const json::exception& e) {
       fail("{}: not valid JSON: {}", where_config, e.what());
     }
@@ -794,7 +797,9 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
   if (!std::filesystem::is_regular_file(tokenizer_json)) fail("{}: no such file", impl->where);
   json root;
   try {
-    root = json::parse(read_file(tokenizer_json, "tokenizer file"));
+    const std::string text = read_file(tokenizer_json, "tokenizer file");
+    check_json_depth(text, impl->where);
+    root = json::parse(text);
   } catch (const json::exception& e) {
     fail("{}: not valid JSON: {}", impl->where, e.what());
   }

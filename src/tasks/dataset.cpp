@@ -1,6 +1,7 @@
 #include "zo/tasks/dataset.hpp"
 
 #include "zo/util/error.hpp"
+#include "zo/util/json_depth.hpp"
 #include "zo/core/random.hpp"
 
 #include <algorithm>
@@ -73,9 +74,10 @@ std::vector<Record> read_jsonl(const std::filesystem::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     Record record{.fields = {}, .file = path.string(), .line = number};
+    check_json_depth(line, record.where());
     try {
       record.fields = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       fail("{}: not valid JSON ({})", record.where(), e.what());
     }
     if (!record.fields.is_object()) fail("{}: a record must be a JSON object (got {})", record.where(), json_type_name(record.fields));

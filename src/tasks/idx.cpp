@@ -9,12 +9,39 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 namespace zo::tasks {
 
 namespace {
 
-// The whole file's bytes, gunzipped when it starts with the gzip magic.
+std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+}
+
+// What an IDX file's header promises once `prefix` holds the header (nothing while it is shorter):
+// the bytes in all (header + data), or, for a malformed header, only the header's own bytes, read_idx
+// then saying what is wrong with it.
+struct Promise {
+  std::uint64_t bytes = 0;
+  bool malformed = false;
+};
+std::optional<Promise> promised_size(const std::vector<std::uint8_t>& prefix) {
+  if (prefix.size() < 4) return std::nullopt;
+  if (prefix[0] != 0 || prefix[1] != 0 || prefix[2] != 0x08 || prefix[3] == 0) return Promise{4, true};
+  const std::size_t header = 4 + 4 * std::size_t(prefix[3]);
+  if (prefix.size() < header) return std::nullopt;
+  std::uint64_t total = 1;
+  for (std::size_t i = 0; i < prefix[3]; ++i) {
+    total *= be32(prefix.data() + 4 + 4 * i);
+    if (total > std::uint64_t(std::numeric_limits<std::int64_t>::max()) / 2) return Promise{header, true};
+  }
+  return Promise{header + total, false};
+}
+
+// The whole file's bytes, gunzipped when it starts with the gzip magic. Inflating stops as soon as
+// the output passes what the header promises, so that a small file cannot make the reader hold more
+// than its header claims (a "gzip bomb"): memory follows the data the stream really holds.
 std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) fail("{}: no such file", path.string());
@@ -27,6 +54,7 @@ std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
   // gzip: inflate with zlib (windowBits 15 + 32 = auto-detect gzip header); concatenated members are
   // decoded one after another, as gunzip does.
   std::vector<std::uint8_t> out;
+  std::optional<Promise> promised;
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) fail("{}: zlib inflateInit failed", path.string());
   zs.next_in = raw.data();
@@ -38,6 +66,14 @@ std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
     zs.avail_out = chunk.size();
     rc = inflate(&zs, Z_NO_FLUSH);
     out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - zs.avail_out));
+    if (!promised) promised = promised_size(out);
+    if (promised && out.size() > promised->bytes) {
+      inflateEnd(&zs);
+      out.resize(std::size_t(promised->bytes));
+      if (promised->malformed) return out;  // read_idx reports the header
+      fail("{}: IDX data longer than its header: header promises {} bytes, the gzip stream holds more", path.string(),
+           promised->bytes - (4 + 4 * std::uint64_t(out[3])));
+    }
     if (rc == Z_STREAM_END) {
       if (zs.avail_in == 0) break;
       if (inflateReset(&zs) != Z_OK) break;
@@ -56,10 +92,6 @@ std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
     fail("{}: corrupt gzip stream ({})", path.string(), msg.empty() ? std::to_string(rc) : msg);
   }
   return out;
-}
-
-std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
 }
 
 std::string_view dtype_name(std::uint8_t t) {

@@ -2,7 +2,10 @@
 
 #include "zo/util/error.hpp"
 
+#include <limits>
 #include <set>
+#include <type_traits>
+#include <utility>
 
 namespace zo {
 
@@ -23,10 +26,20 @@ template <class T>
 void read(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
   const auto it = j.find(key);
   if (it == j.end()) return;
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail("{}: key '{}': wrong type ({})", where, key, it->dump());
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // An integer T holds: a float (3.5, 1e30) or an out-of-range number is refused, never converted.
+    const bool fits = it->is_number_unsigned()  ? it->get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<T>::max())
+                      : it->is_number_integer() ? std::in_range<T>(it->get<std::int64_t>())
+                                                : false;
+    if (!fits) fail("{}: key '{}': must be an integer in [{}, {}] ({})", where, key, std::numeric_limits<T>::min(),
+                    std::numeric_limits<T>::max(), it->dump());
+    out = it->is_number_unsigned() ? T(it->get<std::uint64_t>()) : T(it->get<std::int64_t>());
+  } else {
+    try {
+      out = it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+      fail("{}: key '{}': wrong type ({})", where, key, it->dump());
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "zo/core/dtype.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -36,6 +37,9 @@ class SafeTensors {
   // file, short header, bad JSON, unknown or unsupported dtype, offsets out of the buffer, overlapping
   // or gapped ranges, a byte count that does not match shape × dtype.
   static SafeTensors open(const std::filesystem::path& path);
+  // The same checks on a file's bytes held in memory (`name` names it in errors); open() maps the file
+  // and parses it with this. The views point into `bytes`, which must outlive the result.
+  static SafeTensors parse(std::span<const std::byte> bytes, const std::filesystem::path& name);
 
   SafeTensors(SafeTensors&&) noexcept;
   SafeTensors& operator=(SafeTensors&&) noexcept;
@@ -50,6 +54,7 @@ class SafeTensors {
  private:
   struct Impl;
   explicit SafeTensors(std::unique_ptr<Impl> impl);
+  static void parse_into(Impl& impl, const unsigned char* bytes, std::uint64_t file_bytes);
   std::unique_ptr<Impl> impl_;
 };
 
