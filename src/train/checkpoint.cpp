@@ -2,6 +2,7 @@
 
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
+#include "zo/util/json_depth.hpp"
 #include "zo/nn/safetensors.hpp"
 
 #include <fcntl.h>
@@ -12,6 +13,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <type_traits>
+#include <utility>
 #include <sstream>
 
 namespace zo {
@@ -42,7 +46,7 @@ std::int64_t step_of(const std::string& name) {
 std::uint32_t crc_of_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open the checkpoint file", path.string());
-  std::vector<char> buffer(1 << 20);
+  std::vector<char> buffer(1 << 16);
   uLong crc = crc32(0L, Z_NULL, 0);
   while (in) {
     in.read(buffer.data(), std::streamsize(buffer.size()));
@@ -56,10 +60,20 @@ template <class T>
 T field(const nlohmann::json& json, const char* name, const std::string& where) {
   const auto it = json.find(name);
   if (it == json.end()) fail("{}: field '{}': missing", where, name);
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail("{}: field '{}': wrong type ({})", where, name, it->dump());
+  if constexpr (std::is_integral_v<T>) {
+    // An integer that T holds: a float or an out-of-range number is refused, not converted.
+    if (!it->is_number_integer()) fail("{}: field '{}': must be an integer ({})", where, name, it->dump());
+    const bool fits = it->is_number_unsigned()
+                          ? it->template get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<T>::max())
+                          : std::in_range<T>(it->template get<std::int64_t>());
+    if (!fits) fail("{}: field '{}': {} is out of range", where, name, it->dump());
+    return it->is_number_unsigned() ? T(it->template get<std::uint64_t>()) : T(it->template get<std::int64_t>());
+  } else {
+    try {
+      return it->template get<T>();
+    } catch (const nlohmann::json::exception&) {
+      fail("{}: field '{}': wrong type ({})", where, name, it->dump());
+    }
   }
 }
 
@@ -86,6 +100,7 @@ RunState RunState::from_json(const nlohmann::json& json, const std::string& wher
   s.position = field<std::int64_t>(json, "position", where);
   s.skipped_steps = field<std::int64_t>(json, "skipped_steps", where);
   s.extra = json.contains("extra") ? json.at("extra") : nlohmann::json::object();
+  if (!s.extra.is_object()) fail("{}: field 'extra': must be a JSON object", where);
   if (s.step < 0 || s.epoch < 0 || s.position < 0) fail("{}: step, epoch and position must be >= 0", where);
   return s;
 }
@@ -93,6 +108,22 @@ RunState RunState::from_json(const nlohmann::json& json, const std::string& wher
 void CheckpointOptions::validate() const {
   if (keep_last < 1) fail("checkpoint option 'keep_last' = {}: must be >= 1", keep_last);
 }
+
+namespace {
+
+// A folder that must go: renamed out of the checkpoint names first (one atomic step), then removed, so
+// that a kill during the removal leaves a ".old-" folder that nothing reads, never a final-named
+// folder with files missing.
+void retire(const fs::path& root, const fs::path& dir) {
+  const fs::path old = root / (".old-" + dir.filename().string());
+  std::error_code ec;
+  fs::remove_all(old, ec);
+  fs::rename(dir, old);
+  fsync_directory(root);
+  fs::remove_all(old, ec);
+}
+
+}  // namespace
 
 fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const StateDict& optimizer,
                           const RunState& state, const CheckpointOptions& options) {
@@ -103,7 +134,11 @@ fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const
   const std::string name = checkpoint_name(state.step);
   const fs::path tmp = root / (".tmp-" + name);
   const fs::path final_dir = root / name;
-  fs::remove_all(tmp, ec);
+  // What an interrupted write or removal left behind.
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string leaf = entry.path().filename().string();
+    if (leaf.starts_with(".tmp-step-") || leaf.starts_with(".old-step-")) fs::remove_all(entry.path(), ec);
+  }
   try {
     fs::create_directories(tmp);
     std::vector<nn::TensorToWrite> tensors;
@@ -120,7 +155,7 @@ fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const
     const nlohmann::json meta = {{"format", kFormat}, {"version", kVersion}, {"run", state.to_json()}, {"files", files}};
     write_file_atomic(tmp / kState, meta.dump(2) + "\n");
     fsync_directory(tmp);
-    if (fs::exists(final_dir)) fs::remove_all(final_dir);
+    if (fs::exists(final_dir)) retire(root, final_dir);
     fs::rename(tmp, final_dir);
     fsync_directory(root);
   } catch (const fs::filesystem_error& e) {
@@ -130,39 +165,52 @@ fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const
     fs::remove_all(tmp, ec);
     throw;
   }
-  // Keep the newest keep_last.
-  std::vector<std::pair<std::int64_t, fs::path>> all;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    const std::int64_t s = step_of(entry.path().filename().string());
-    if (s >= 0 && entry.is_directory()) all.emplace_back(s, entry.path());
+  // Keep the newest keep_last. The new checkpoint is in place: a failure here leaves an extra folder.
+  const std::vector<fs::path> all = list_checkpoints(root);
+  for (std::size_t i = std::size_t(options.keep_last); i < all.size(); ++i) {
+    try {
+      retire(root, all[i]);
+    } catch (const std::exception&) {
+    }
   }
-  std::sort(all.begin(), all.end());
-  for (std::size_t i = 0; i + std::size_t(options.keep_last) < all.size(); ++i) fs::remove_all(all[i].second, ec);
   return final_dir;
+}
+
+std::vector<fs::path> list_checkpoints(const fs::path& root) {
+  std::error_code ec;
+  std::vector<std::pair<std::int64_t, fs::path>> found;
+  if (!fs::is_directory(root, ec)) return {};
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::int64_t s = step_of(entry.path().filename().string());
+    if (s >= 0 && entry.is_directory(ec)) found.emplace_back(s, entry.path());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<fs::path> out;
+  for (auto& [step, path] : found) out.push_back(std::move(path));
+  return out;
 }
 
 std::optional<fs::path> latest_checkpoint(const fs::path& root) {
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) return std::nullopt;
-  std::int64_t best = -1;
-  std::optional<fs::path> found;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    const std::int64_t s = step_of(entry.path().filename().string());
-    if (s > best && entry.is_directory() && fs::exists(entry.path() / kState)) {
-      best = s;
-      found = entry.path();
-    }
+  for (const fs::path& dir : list_checkpoints(root)) {
+    if (fs::is_regular_file(dir / kState, ec) && fs::is_regular_file(dir / kParams, ec) &&
+        fs::is_regular_file(dir / kOptimizer, ec))
+      return dir;
   }
-  return found;
+  return std::nullopt;
 }
 
 LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
   const fs::path state_path = dir / kState;
   const std::string where = state_path.string();
+  std::error_code ec;
+  if (!fs::is_regular_file(state_path, ec)) fail("{}: missing (the checkpoint is incomplete)", where);
   nlohmann::json meta;
+  const std::string text = read_file(state_path, "checkpoint state");
+  check_json_depth(text, where);
   try {
-    meta = nlohmann::json::parse(read_file(state_path, "checkpoint state"));
-  } catch (const nlohmann::json::parse_error& e) {
+    meta = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail("{}: not valid JSON ({})", where, e.what());
   }
   if (!meta.is_object()) fail("{}: must be a JSON object", where);
@@ -172,18 +220,20 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
   const auto files = field<nlohmann::json>(meta, "files", where);
   for (std::string_view f : {kParams, kOptimizer}) {
     const fs::path p = dir / f;
-    if (!files.contains(std::string(f))) fail("{}: field 'files': no entry for {}", where, f);
+    if (!files.is_object() || !files.contains(std::string(f))) fail("{}: field 'files': no entry for {}", where, f);
     const auto& info = files.at(std::string(f));
-    if (!fs::exists(p)) fail("{}: missing (the checkpoint is incomplete)", p.string());
+    if (!fs::is_regular_file(p, ec)) fail("{}: missing (the checkpoint is incomplete)", p.string());
     const auto bytes = field<std::uint64_t>(info, "bytes", where);
-    if (fs::file_size(p) != bytes) fail("{}: {} bytes, the checkpoint recorded {}", p.string(), fs::file_size(p), bytes);
+    const std::uint64_t size = fs::file_size(p, ec);
+    if (ec) fail("{}: cannot read its size: {}", p.string(), ec.message());
+    if (size != bytes) fail("{}: {} bytes, the checkpoint recorded {}", p.string(), size, bytes);
     if (crc_of_file(p) != field<std::uint32_t>(info, "crc32", where)) fail("{}: CRC-32 mismatch (the file is corrupt)", p.string());
   }
   LoadedCheckpoint out;
   out.state = RunState::from_json(field<nlohmann::json>(meta, "run", where), where + " (run)");
   const fs::path params_path = dir / kParams;
   const nn::SafeTensors file = nn::SafeTensors::open(params_path);
-  // Check everything before writing anything.
+  // Check everything, the optimizer state included, before writing anything.
   for (const Param& p : trainable.params()) {
     const nn::TensorView* t = file.find(p.name);
     if (t == nullptr) fail("{}: tensor '{}': missing (the run trains it)", params_path.string(), p.name);
@@ -197,11 +247,11 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
   for (const nn::TensorView& t : file.tensors()) {
     if (trainable.find(t.name) == nullptr) fail("{}: tensor '{}': not a trainable parameter of this run", params_path.string(), t.name);
   }
+  out.optimizer = StateDict::deserialize(read_file(dir / kOptimizer, "checkpoint's optimizer state"));
   for (const Param& p : trainable.params()) {
     const nn::TensorView& t = file.at(p.name);
     std::memcpy(p.data, t.data, t.nbytes);
   }
-  out.optimizer = StateDict::deserialize(read_file(dir / kOptimizer, "checkpoint's optimizer state"));
   return out;
 }
 

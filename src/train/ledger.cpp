@@ -2,6 +2,7 @@
 
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
+#include "zo/util/json_depth.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -150,9 +151,10 @@ Ledger read_ledger(const std::filesystem::path& path) {
       if (line != kMagic) fail("{}: not a zo ledger (expected '{}' on the first line)", where, kMagic);
     } else if (line_number == 2) {
       if (!line.starts_with(kConfigPrefix)) fail("{}: expected 'config {{…}}' on the second line", where);
+      check_json_depth(line.substr(kConfigPrefix.size()), where);
       try {
         ledger.config = nlohmann::json::parse(line.substr(kConfigPrefix.size()));
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         fail("{}: the config is not valid JSON ({})", where, e.what());
       }
       if (!ledger.config.is_object()) fail("{}: the config must be a JSON object", where);
@@ -174,7 +176,7 @@ LedgerWriter::LedgerWriter(std::filesystem::path path, int fd, int fsync_every, 
 
 LedgerWriter::LedgerWriter(LedgerWriter&& o) noexcept
     : path_(std::move(o.path_)), fd_(o.fd_), fsync_every_(o.fsync_every_), unsynced_(o.unsynced_), rows_(o.rows_),
-      last_step_(o.last_step_) {
+      last_step_(o.last_step_), warning_(std::move(o.warning_)) {
   o.fd_ = -1;
 }
 
@@ -190,6 +192,7 @@ LedgerWriter& LedgerWriter::operator=(LedgerWriter&& o) noexcept {
     unsynced_ = o.unsynced_;
     rows_ = o.rows_;
     last_step_ = o.last_step_;
+    warning_ = std::move(o.warning_);
     o.fd_ = -1;
   }
   return *this;
@@ -205,13 +208,31 @@ LedgerWriter::~LedgerWriter() {
 LedgerWriter LedgerWriter::create(const std::filesystem::path& path, const nlohmann::json& config, int fsync_every) {
   if (fsync_every < 1) fail("ledger option 'fsync_every' = {}: must be >= 1", fsync_every);
   if (!config.is_object()) fail("{}: the ledger config must be a JSON object", path.string());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  // The header goes to a temporary file first, which link(2) then names `path` (failing when it
+  // exists): a kill at any moment leaves no ledger or one with its whole header, never a torn one.
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string leaf = path.filename().string();
+  leaf.insert(0, 1, '.');
+  leaf.append(".tmp.XXXXXX");
+  std::string tmp = (dir / leaf).string();
+  int fd = ::mkstemp(tmp.data());
   if (fd < 0) fail("{}: cannot create the ledger: {}", path.string(), std::strerror(errno));
-  LedgerWriter writer(path, fd, fsync_every, 0, -1);
-  write_all(fd, fmt::format("{}\n{}{}\n", kMagic, kConfigPrefix, config.dump()), path);
-  sync_fd(fd, path);
-  fsync_directory(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."));
-  return writer;
+  try {
+    if (::fchmod(fd, 0644) != 0) fail("{}: cannot create the ledger: chmod failed: {}", path.string(), std::strerror(errno));
+    write_all(fd, fmt::format("{}\n{}{}\n", kMagic, kConfigPrefix, config.dump()), path);
+    sync_fd(fd, path);
+    if (::link(tmp.c_str(), path.c_str()) != 0) fail("{}: cannot create the ledger: {}", path.string(), std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::close(fd);
+  ::unlink(tmp.c_str());
+  fsync_directory(dir);
+  fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open the ledger: {}", path.string(), std::strerror(errno));
+  return LedgerWriter(path, fd, fsync_every, 0, -1);
 }
 
 LedgerWriter LedgerWriter::resume(const std::filesystem::path& path, const nlohmann::json& config, std::int64_t next_step,
@@ -247,6 +268,7 @@ LedgerWriter LedgerWriter::resume(const std::filesystem::path& path, const nlohm
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open the ledger: {}", path.string(), std::strerror(errno));
   LedgerWriter writer(path, fd, fsync_every, kept, last_step);
+  writer.warning_ = ledger.warning;
   if (::ftruncate(fd, static_cast<off_t>(keep_bytes)) != 0) {
     fail("{}: cannot truncate the ledger: {}", path.string(), std::strerror(errno));
   }

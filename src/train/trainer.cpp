@@ -11,7 +11,9 @@
 #include "zo/optim/step_driver.hpp"
 #include "zo/util/rss.hpp"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <cmath>
 #include <cstdio>
@@ -64,9 +66,11 @@ class StepLog {
       line += fields[i];
     }
     line.push_back('\n');
-    std::fputs(line.c_str(), out_);
+    if (std::fputs(line.c_str(), out_) == EOF) fail("{}: write failed: {}", path_.string(), std::strerror(errno));
   }
-  void flush() { std::fflush(out_); }
+  void flush() {
+    if (std::fflush(out_) != 0) fail("{}: write failed: {}", path_.string(), std::strerror(errno));
+  }
 
  private:
   fs::path path_;
@@ -90,6 +94,26 @@ std::vector<std::size_t> next_batch(std::size_t n, std::int64_t batch_size, std:
     }
   }
   return batch;
+}
+
+// Removes the temporary files (".NAME.tmp.XXXXXX", files.hpp's rule) that a killed run left in `dir`
+// and its direct subfolders; returns how many.
+int remove_stale_temporaries(const fs::path& dir) {
+  int removed = 0;
+  std::error_code ec;
+  const auto sweep = [&](const fs::path& folder) {
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+      const std::string leaf = entry.path().filename().string();
+      const std::size_t tmp = leaf.rfind(".tmp.");
+      if (leaf.starts_with(".") && tmp != std::string::npos && tmp > 0 && leaf.size() == tmp + 11 &&
+          entry.is_regular_file(ec) && fs::remove(entry.path(), ec))
+        ++removed;
+    }
+  };
+  sweep(dir);
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.is_directory(ec)) sweep(entry.path());
+  return removed;
 }
 
 }  // namespace
@@ -157,19 +181,44 @@ TrainSummary Trainer::run() {
 
   TrainSummary summary;
   std::optional<LedgerWriter> ledger;
+  const auto note = [&](const std::string& text) {
+    if (on_note) {
+      on_note(text);
+    } else {
+      std::fprintf(stderr, "zo: %s\n", text.c_str());
+    }
+  };
   if (o.resume) {
-    if (const auto latest = latest_checkpoint(checkpoint_root)) {
-      LoadedCheckpoint loaded = load_checkpoint(*latest, params);
+    if (const int n = remove_stale_temporaries(o.out_dir); n > 0)
+      note(fmt::format("resume: removed {} temporary file(s) an interrupted run left in {}", n, o.out_dir.string()));
+    // The newest checkpoint that loads; an incomplete or corrupt one is skipped for the one before it.
+    std::optional<fs::path> resumed_from;
+    for (const fs::path& dir : list_checkpoints(checkpoint_root)) {
+      LoadedCheckpoint loaded;
+      try {
+        loaded = load_checkpoint(dir, params);  // checks every file before it writes θ
+      } catch (const Error& e) {
+        note(fmt::format("resume: skipping checkpoint {}: {}", dir.string(), e.what()));
+        continue;
+      }
       if (loaded.state.extra.value("run", nlohmann::json()) != fingerprint) {
         fail("{}: the checkpoint was written by a run with other options or data (resume with the same ones)\n"
              "  checkpoint: {}\n  this run:   {}",
-             latest->string(), loaded.state.extra.value("run", nlohmann::json()).dump(), fingerprint.dump());
+             dir.string(), loaded.state.extra.value("run", nlohmann::json()).dump(), fingerprint.dump());
       }
       optimizer->load_state_dict(loaded.optimizer, params);
       state = loaded.state;
+      resumed_from = dir;
+      break;
+    }
+    if (resumed_from) {
+      note(fmt::format("resume: continuing from {} (step {} of {})", resumed_from->string(), state.step, o.steps));
+    } else {
+      note(fmt::format("resume: no checkpoint in {}: starting from step 0", checkpoint_root.string()));
     }
     if (fs::exists(ledger_path)) {
       ledger.emplace(LedgerWriter::resume(ledger_path, config, state.step, o.ledger_fsync_every));
+      if (!ledger->warning().empty()) note("resume: " + ledger->warning());
     } else if (state.step == 0) {
       ledger.emplace(LedgerWriter::create(ledger_path, config, o.ledger_fsync_every));
     } else {
@@ -303,6 +352,8 @@ TrainSummary Trainer::run() {
     checkpoint();
     summary.message = fmt::format("{} steps done", state.step);
   }
+  train_log.flush();
+  eval_log.flush();
   summary.steps = state.step;
   summary.eval_seconds = eval_seconds;
   summary.checkpoint_seconds = checkpoint_seconds;

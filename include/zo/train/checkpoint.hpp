@@ -9,7 +9,10 @@
 //
 // Writing: everything goes into <root>/.tmp-step-00000120/, each file is fsync'ed, then the folder is
 // fsync'ed and renamed to its final name, and <root> is fsync'ed: a checkpoint folder with a final name
-// is always complete. Older checkpoints beyond `keep_last` are removed after the new one is in place.
+// is always complete. Older checkpoints beyond `keep_last` are removed after the new one is in place;
+// a folder to remove (or one a rewrite of the same step replaces) is first renamed to .old-step-…, so
+// that a kill in the middle of the removal never leaves a final-named folder with files missing.
+// Leftover .tmp- and .old- folders are removed by the next write.
 // Loading checks the format and version, each file's size and CRC-32, and every parameter's name,
 // shape and dtype against the ParamSet; each defect is a zo::Error naming the file and the tensor or
 // field.
@@ -53,7 +56,11 @@ std::filesystem::path write_checkpoint(const std::filesystem::path& root, const 
                                        const StateDict& optimizer, const RunState& state,
                                        const CheckpointOptions& options = {});
 
-// The complete checkpoint with the most steps under root, if any (temporary folders are ignored).
+// Every checkpoint folder under root (final names only, complete or not), newest first: resume tries
+// them in this order and skips one that does not load.
+std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& root);
+
+// The newest checkpoint folder holding all three files, if any (temporary folders are ignored).
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& root);
 
 struct LoadedCheckpoint {
@@ -63,7 +70,8 @@ struct LoadedCheckpoint {
 
 // Copies the checkpoint's parameters into `trainable` (every param must be present with the same
 // shape and dtype, and the file must hold no other tensor) and returns the run state and optimizer
-// state. Throws zo::Error naming the file and tensor or field at fault.
+// state. Throws zo::Error naming the file and tensor or field at fault; it checks every file first,
+// so that on an error `trainable` is unchanged.
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& dir, ParamSet& trainable);
 
 }  // namespace zo

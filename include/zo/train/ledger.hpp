@@ -63,6 +63,8 @@ std::string format_ledger_row(const LedgerRow& row);
 class LedgerWriter {
  public:
   // Creates a new ledger with `config`; throws zo::Error when the file exists or cannot be written.
+  // The header is written to a temporary file that is then linked into place: the ledger appears
+  // with its whole header or not at all.
   static LedgerWriter create(const std::filesystem::path& path, const nlohmann::json& config, int fsync_every = 1);
   // Reopens an existing ledger to continue a run from `next_step`: rows with step >= next_step (written
   // after the checkpoint being resumed) and a truncated tail are cut off (ftruncate + fsync). Throws
@@ -80,6 +82,8 @@ class LedgerWriter {
   void flush();  // fsync now
   const std::filesystem::path& path() const { return path_; }
   std::int64_t rows() const { return rows_; }
+  // After resume: Ledger::warning of the file as it was (a truncated last row dropped), else "".
+  const std::string& warning() const { return warning_; }
 
  private:
   LedgerWriter(std::filesystem::path path, int fd, int fsync_every, std::int64_t rows, std::int64_t last_step);
@@ -89,6 +93,7 @@ class LedgerWriter {
   int unsynced_ = 0;
   std::int64_t rows_ = 0;
   std::int64_t last_step_ = -1;
+  std::string warning_;
 };
 
 }  // namespace zo

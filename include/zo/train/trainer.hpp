@@ -19,7 +19,9 @@
 //   eval_log.csv      step,eval_loss,accuracy,examples,seconds       (every eval_every steps, and at 0 and the end)
 // With resume, the newest checkpoint is loaded (θ, optimizer state, step, data position), the
 // ledger and logs are cut back to it, and the run continues; the final θ is bit-identical to an
-// uninterrupted run's (same build, same thread count). Without a checkpoint, resume starts at step 0.
+// uninterrupted run's (same build, same thread count). A checkpoint that does not load (a file missing
+// or corrupt) is skipped for the one before it; without a checkpoint, resume starts at step 0. A kill
+// at any moment leaves a folder that resume continues (scripts/kill_test.sh, docs/reliability.md).
 #pragma once
 
 #include "zo/core/direction.hpp"
@@ -134,6 +136,10 @@ class Trainer {
   // Called after every step and every evaluation (in this process).
   std::function<void(const TrainStep&)> on_step;
   std::function<void(std::int64_t step, const Evaluation&)> on_eval;
+  // What resume found in out_dir: the checkpoint it continues from, one it skipped (incomplete or
+  // corrupt) and why, no checkpoint (a start from step 0), a truncated last ledger row it dropped,
+  // temporary files a killed run left. Unset: each is written to stderr as "zo: <text>".
+  std::function<void(const std::string&)> on_note;
   TrainSummary run();
 
   // The ledger config this run writes (also what resume compares).
