@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
+  clang libfuzzer-14-dev libomp-dev   # scripts/fuzz.sh: Debian 12's clang is 14, its libFuzzer libfuzzer-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev

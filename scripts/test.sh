@@ -6,6 +6,7 @@
 #   ZO_JOBS             parallel build jobs (default 2)
 #   ZO_ASAN_BUILD_TYPE  build type of the sanitizer build (default Debug)
 #   ZO_SKIP_ASAN=1      skip the sanitizer pass
+#   ZO_SKIP_FUZZ=1      skip the fuzz targets (build-fuzz/, clang + libFuzzer; skipped, saying so, without clang)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,21 @@ if [ "${ZO_SKIP_ASAN:-0}" != 1 ]; then
       ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'core|optim'
   else
     echo "no core or optim tests to run under the sanitizers"
+  fi
+fi
+
+if [ "${ZO_SKIP_FUZZ:-0}" != 1 ]; then
+  # The libFuzzer targets (fuzz/, docs/reliability.md), each over its committed corpus plus 2 s of fuzzing.
+  if command -v clang++ >/dev/null 2>&1 &&
+     compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+    phase "configure + build build-fuzz/ (clang, libFuzzer, ASan + UBSan; the fuzz targets)"
+    cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZO_FUZZ=ON \
+      -DZO_BUILD_TESTS=OFF -DZO_BUILD_BENCH=OFF -DZO_INSTALL=OFF -DZO_PYTHON=OFF
+    cmake --build build-fuzz -j"$jobs" --target zo_fuzz_targets
+    phase "fuzz targets: corpus + 2 s each (build-fuzz/, label fuzz)"
+    ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L fuzz
+  else
+    echo "skipped: fuzz targets (clang or libFuzzer missing: apt-get install clang libfuzzer-14-dev libomp-dev)"
   fi
 fi
 
