@@ -49,6 +49,8 @@ if [ "$mode" = corpus ]; then
   exit 0
 fi
 
+# The targets write their input to a scratch file: on a tmpfs that costs little.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 failed=0
