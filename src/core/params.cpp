@@ -2,6 +2,7 @@
 #include "zo/core/params.hpp"
 
 #include "zo/util/error.hpp"
+#include "zo/util/regex_limits.hpp"
 #include "zo/core/random.hpp"
 
 #include <algorithm>
@@ -71,6 +72,7 @@ void ParamSet::block_per_param() {
 }
 
 void ParamSet::block_by_pattern(const std::string& pattern) {
+  check_pattern(pattern, "block pattern");
   std::regex re;
   try {
     re = std::regex(pattern, std::regex::ECMAScript);

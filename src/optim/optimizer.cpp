@@ -4,6 +4,7 @@
 
 #include "rules/rule.hpp"
 #include "zo/util/error.hpp"
+#include "zo/util/regex_limits.hpp"
 #include "zo/core/kernels.hpp"
 
 #include <fmt/ranges.h>
@@ -53,6 +54,7 @@ StateScope state_scope_from_string(std::string_view name) {
 namespace {
 
 std::regex compile(const std::string& pattern, std::string_view field) {
+  check_pattern(pattern, fmt::format("optimizer option {}", field));
   try {
     return std::regex(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {

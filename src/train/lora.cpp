@@ -1,6 +1,7 @@
 #include "zo/train/lora.hpp"
 
 #include "zo/util/error.hpp"
+#include "zo/util/regex_limits.hpp"
 #include "zo/core/random.hpp"
 
 #include <cblas.h>
@@ -15,6 +16,7 @@ namespace zo {
 void LoraOptions::validate() const {
   if (rank < 1) fail("lora option 'rank' = {}: must be >= 1", rank);
   if (!(std::isfinite(alpha) && alpha > 0)) fail("lora option 'alpha' = {}: must be finite and > 0", alpha);
+  check_pattern(target, "lora option 'target'");
   try {
     std::regex re(target);
   } catch (const std::regex_error& e) {

@@ -7,6 +7,7 @@
 #include "zo/optim/optimizer.hpp"
 #include "zo/train/checkpoint.hpp"
 #include "zo/train/ledger.hpp"
+#include "zo/train/lora.hpp"
 #include "zo/train/options_json.hpp"
 
 #include <gtest/gtest.h>
@@ -124,6 +125,25 @@ TEST(HostileInput, DeeplyNestedJsonIsRefusedBeforeItCanOverflowTheStack) {
   put(root / "ok.tsv", "zo-ledger 1\nconfig {\"a\":" + std::string(200, '[') + std::string(200, ']') + "}\n");
   EXPECT_EQ(zo::read_ledger(root / "ok.tsv").rows.size(), 0u);
   fs::remove_all(root);
+}
+
+// std::regex compiles recursively, one level per nested group: a pattern of 100 000 '(' in an options
+// JSON (an optimizer group, the weight-decay exemption) or a LoRA target overflowed the stack.
+TEST(HostileInput, RegexOptionsRefuseDeepNestingAndHugePatterns) {
+  const std::string deep = std::string(100000, '(') + "a" + std::string(100000, ')');
+  const auto optimizer = [](const nlohmann::json& j) { zo::optimizer_options_from_json(j, "run.json: optimizer").validate(); };
+  expect_error([&] { optimizer({{"no_decay_pattern", deep}}); }, {"no_decay_pattern", "at most 4096"});
+  const std::string nested = std::string(100, '(') + "a" + std::string(100, ')');
+  expect_error([&] { optimizer({{"groups", {{{"pattern", nested}}}}}); }, {"groups[0].pattern", "nested deeper than 64"});
+  expect_error([&] { optimizer({{"no_decay_pattern", "a{100000000}"}}); }, {"no_decay_pattern", "not a valid ECMAScript regex"});
+  expect_error([&] { zo::LoraOptions{.target = nested}.validate(); }, {"lora option 'target'", "nested deeper than 64"});
+  std::vector<float> w(2);
+  zo::ParamSet set;
+  set.add("layers.0.w", zo::DType::f32, {2}, w.data());
+  expect_error([&] { set.block_by_pattern(nested); }, {"block pattern", "nested deeper than 64"});
+  // Escaped and bracketed parentheses are not groups; ordinary patterns compile.
+  EXPECT_NO_THROW(optimizer({{"no_decay_pattern", "[" + std::string(70, '(') + "]\\(x\\)"}}));
+  EXPECT_NO_THROW(optimizer({{"groups", {{{"pattern", "(q_proj|v_proj)\\.weight$"}}}}}));
 }
 
 }  // namespace
