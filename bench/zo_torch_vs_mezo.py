@@ -64,9 +64,12 @@ os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))  # zo's OpenMP passe
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(ROOT / "scripts"))
-import zo.torch as zt  # noqa: E402
+try:
+    import zo.torch as zt
+except ImportError:  # not installed: the source folder (with a build folder's zo/_core on PYTHONPATH)
+    sys.path.insert(0, str(ROOT / "python"))
+    import zo.torch as zt  # noqa: E402
 
 
 def load_peer():
