@@ -4,8 +4,9 @@
 Small files only: tokenizers are cut down to a few hundred tokens with the pipelines of the test
 tokenizers (byte-level BPE as GPT-2/OPT, Llama-3's split regex, SentencePiece-style BPE with byte
 fallback as LLaMA-2, a Metaspace pre-tokenizer), and task files keep a few records. The checkpoint
-seeds come from the target itself (ZO_FUZZ_WRITE_SEEDS, scripts/fuzz.sh --seeds), since they must
-hold the CRC-32 of files the library writes.
+seeds and the ledgers of two real runs come from the targets themselves (ZO_FUZZ_WRITE_SEEDS, run by
+scripts/fuzz.sh --corpus), since they hold CRC-32s and probe seeds the library computes. Inputs named
+regression-* are ones that once crashed a loader; they stay.
 
 Run from the repository root: python3 fuzz/make_corpus.py
 """
@@ -140,7 +141,13 @@ def row(step, seeds, scales, rhos, losses, lr, blocks, skipped):
     return body + "\t%08x" % zlib.crc32(body.encode())
 
 
-config = {"seed": 0, "mode": "full", "direction": {"kind": "dense"}, "params": {"tensors": [["w", "f32", [2]]], "blocks": [["w", [0]]]}}
+# The config of a run over one f32 tensor "w" of 2 elements (the parameters ledger_fuzz replays onto).
+config = {"seed": 0, "mode": "full",
+          "direction": {"kind": "dense", "distribution": "gaussian", "keep": 0.1, "rank": 4, "order": "all",
+                        "blocks_per_step": 1, "block_weights": []},
+          "estimator": {"eps": 0.001, "queries": 1, "difference": "central"},
+          "optimizer": {"kind": "zo-sgd", "lr": 0.001, "momentum": 0.0, "weight_decay": 0.0},
+          "params": {"tensors": [["w", "f32", [2]]], "blocks": [["w", [0]]]}}
 head = "zo-ledger 1\nconfig " + json.dumps(config, separators=(",", ":")) + "\n"
 rows = [row(0, ["123"], ["1"], ["0.5"], ["1.25", "1.5"], "0.001", ["0"], "0"),
         row(1, ["456", "789"], ["1", "0.5"], ["-0.25", "2"], ["1", "2", "3", "4"], "0.001", [], "0"),

@@ -148,6 +148,14 @@ class Reader {
     return c;
   }
   std::string type(const json& object, const std::string& path) const { return string(object, path, "type"); }
+  // A token id: an integer in [0, 2^31 − 1] (a float or a larger number is refused, never converted).
+  std::int32_t token_id(const json& v, const std::string& path) const {
+    const bool fits = v.is_number_unsigned() ? v.get<std::uint64_t>() <= 2147483647u
+                                             : v.is_number_integer() && v.get<std::int64_t>() >= 0 &&
+                                                   v.get<std::int64_t>() <= 2147483647;
+    if (!fits) invalid(path, "a token id must be an integer in [0, 2147483647], is " + v.dump());
+    return static_cast<std::int32_t>(v.get<std::int64_t>());
+  }
   // {"String": "..."}; a {"Regex": ...} pattern is reported as unsupported.
   std::string string_pattern(const json& object, const std::string& path) const {
     const json& pattern = at(object, path, "pattern");
@@ -269,8 +277,7 @@ void Tokenizer::Impl::parse(const json& root, const std::filesystem::path& path)
   if (!jv.is_object()) r.invalid("model.vocab", "must be an object of token: id");
   vocab.reserve(jv.size());
   for (auto it = jv.begin(); it != jv.end(); ++it) {
-    if (!it.value().is_number_integer()) r.invalid("model.vocab." + it.key(), "id must be an integer");
-    vocab.emplace(it.key(), it.value().get<std::int32_t>());
+    vocab.emplace(it.key(), r.token_id(it.value(), "model.vocab." + it.key()));
   }
   std::vector<std::pair<std::string, std::string>> merges;
   const json& jm = r.at(m, "model", "merges");
@@ -417,7 +424,10 @@ void Tokenizer::Impl::parse(const json& root, const std::filesystem::path& path)
           if (!specials.contains(name)) r.invalid(p + ".special_tokens", "has no entry '" + name + "'");
           const json& ids = r.at(specials.at(name), p + ".special_tokens." + name, "ids");
           if (!ids.is_array()) r.invalid(p + ".special_tokens." + name + ".ids", "must be an array");
-          step.single.emplace_back(ids.get<std::vector<std::int32_t>>());
+          std::vector<std::int32_t> id_list;
+          for (std::size_t k = 0; k < ids.size(); ++k)
+            id_list.push_back(r.token_id(ids[k], fmt::format("{}.special_tokens.{}.ids[{}]", p, name, k)));
+          step.single.emplace_back(std::move(id_list));
         } else {
           r.unsupported(q, single[i], "{\"Sequence\": ...} or {\"SpecialToken\": ...}");
         }
@@ -425,10 +435,8 @@ void Tokenizer::Impl::parse(const json& root, const std::filesystem::path& path)
     } else if (type == "RobertaProcessing" || type == "BertProcessing") {
       auto id_of = [&r, node = node, &p = p](const char* key) {
         const json& v = r.at(*node, p, key);
-        if (!v.is_array() || v.size() != 2 || !v[1].is_number_integer()) {
-          r.invalid(p + "." + key, "must be [token, id]");
-        }
-        return v[1].get<std::int32_t>();
+        if (!v.is_array() || v.size() != 2) r.invalid(p + "." + key, "must be [token, id]");
+        return r.token_id(v[1], p + "." + key + "[1]");
       };
       step.single = {std::vector<std::int32_t>{id_of("cls")}, std::nullopt, std::vector<std::int32_t>{id_of("sep")}};
     } else {

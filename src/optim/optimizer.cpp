@@ -305,8 +305,10 @@ void RuleOptimizer::load_state_dict(const StateDict& state, const ParamSet& para
   }
   double t = -1.0;
   for (const auto& [key, value] : state.scalars) {
-    if (!(std::isfinite(value) && value >= 0.0 && value == std::floor(value)))
-      fail("state dict scalar '{}' = {}: must be a whole number >= 0", key, value);
+    // A step count: a whole number a double holds exactly (and an int64 too), so that the conversion
+    // below is defined.
+    if (!(std::isfinite(value) && value >= 0.0 && value == std::floor(value) && value <= 9007199254740992.0))
+      fail("state dict scalar '{}' = {}: must be a whole number in [0, 2^53]", key, value);
     if (key == "t") {
       t = value;
       continue;

@@ -68,7 +68,13 @@ ModelSetup model_setup_from_ledger(nn::Model& model, const nlohmann::json& confi
     o.mode = train_mode_from_string(config.at("mode").get<std::string>());
     if (o.mode == TrainMode::lora) {
       const auto& l = config.at("lora");
-      o.lora = {.rank = l.at("rank").get<int>(),
+      const nlohmann::json& rank = l.at("rank");
+      if (!rank.is_number_integer() || rank.get<std::int64_t>() < 1 || rank.get<std::int64_t>() > 1 << 20)
+        fail("{}: the ledger's config: lora.rank = {}: must be an integer in [1, 2^20]", where, rank.dump());
+      const nlohmann::json& init_seed = l.at("init_seed");
+      if (!init_seed.is_number_integer() || (!init_seed.is_number_unsigned() && init_seed.get<std::int64_t>() < 0))
+        fail("{}: the ledger's config: lora.init_seed = {}: must be an integer >= 0", where, l.at("init_seed").dump());
+      o.lora = {.rank = int(rank.get<std::int64_t>()),
                 .alpha = l.at("alpha").get<double>(),
                 .target = l.at("target").get<std::string>(),
                 .init_seed = l.at("init_seed").get<std::uint64_t>()};

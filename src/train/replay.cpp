@@ -33,7 +33,10 @@ ReplaySummary replay_ledger(const Ledger& ledger, ParamSet& params, const std::s
   const Direction direction(direction_options, params);
   const Estimator estimator(estimator_options_from_json(config.at("estimator"), where + ": estimator"));
   std::unique_ptr<Optimizer> optimizer = Optimizer::create(optimizer_options_from_json(config.at("optimizer"), where + ": optimizer"));
-  const std::uint64_t seed = config.at("seed").get<std::uint64_t>();
+  const nlohmann::json& seed_json = config.at("seed");
+  if (!seed_json.is_number_integer() || (!seed_json.is_number_unsigned() && seed_json.get<std::int64_t>() < 0))
+    fail("{}: the ledger's config: 'seed' = {}: must be an integer >= 0", where, seed_json.dump());
+  const std::uint64_t seed = seed_json.get<std::uint64_t>();
 
   // The step loop with each step's evaluations read from its row instead of computed, and the row's
   // learning rate; a row recorded as skipped skips its update as the run did.

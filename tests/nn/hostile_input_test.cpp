@@ -106,4 +106,30 @@ TEST(HostileInput, ShardedIndexAndTokenizerRefuseDeepNesting) {
   fs::remove_all(dir);
 }
 
+// Token ids given as floats or beyond 32 bits: a TemplateProcessing id of 1e30 was converted to int with
+// undefined behaviour (found by reading the tokenizer fuzz target's paths, fuzz/tokenizer_fuzz.cpp).
+TEST(HostileInput, TokenizerRefusesTokenIdsThatAreNotIntegersIn32Bits) {
+  const fs::path dir = zo::test::fresh_dir("zo_hostile_nn_");
+  const auto with_post = [&](const nlohmann::json& post) {
+    const nlohmann::json t = {{"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}, {"merges", nlohmann::json::array()}}},
+                              {"post_processor", post}};
+    put(dir / "tokenizer.json", t.dump());
+    return zo::nn::Tokenizer::from_file(dir / "tokenizer.json");
+  };
+  const auto template_ids = [](const nlohmann::json& ids) {
+    return nlohmann::json{{"type", "TemplateProcessing"},
+                          {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                          {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", ids}}}}}};
+  };
+  expect_error([&] { with_post(template_ids({1e30})); }, {"special_tokens.<s>.ids[0]", "[0, 2147483647]"});
+  expect_error([&] { with_post(template_ids({0, 2.5})); }, {"ids[1]", "[0, 2147483647]"});
+  expect_error([&] { with_post(template_ids({4294967296ll})); }, {"ids[0]", "[0, 2147483647]"});
+  expect_error([&] { with_post({{"type", "RobertaProcessing"}, {"cls", {"<s>", 1e30}}, {"sep", {"</s>", 1}}}); },
+               {"post_processor.cls[1]", "[0, 2147483647]"});
+  EXPECT_EQ(with_post(template_ids({1})).encode("ab"), (std::vector<std::int32_t>{1, 0, 1}));
+  put(dir / "tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}})");
+  expect_error([&] { zo::nn::Tokenizer::from_file(dir / "tokenizer.json"); }, {"model.vocab.a", "[0, 2147483647]"});
+  fs::remove_all(dir);
+}
+
 }  // namespace

@@ -9,6 +9,8 @@
 #include "zo/train/ledger.hpp"
 #include "zo/train/lora.hpp"
 #include "zo/train/options_json.hpp"
+#include "zo/train/replay.hpp"
+#include "zo/train/trainer.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -144,6 +146,25 @@ TEST(HostileInput, RegexOptionsRefuseDeepNestingAndHugePatterns) {
   // Escaped and bracketed parentheses are not groups; ordinary patterns compile.
   EXPECT_NO_THROW(optimizer({{"no_decay_pattern", "[" + std::string(70, '(') + "]\\(x\\)"}}));
   EXPECT_NO_THROW(optimizer({{"groups", {{{"pattern", "(q_proj|v_proj)\\.weight$"}}}}}));
+}
+
+// A ledger whose config holds a seed that is not a non-negative integer: replay converted it with
+// undefined behaviour (a float) or let nlohmann's type_error escape (a string).
+TEST(HostileInput, ReplayRefusesASeedThatIsNotANonNegativeInteger) {
+  std::vector<float> w(2);
+  zo::ParamSet set;
+  set.add("w", zo::DType::f32, {2}, w.data());
+  zo::Ledger ledger;
+  ledger.config = {{"params", zo::describe_params(set)},
+                   {"direction", nlohmann::json::object()},
+                   {"estimator", nlohmann::json::object()},
+                   {"optimizer", nlohmann::json::object()}};
+  for (const nlohmann::json& seed : {nlohmann::json(1e300), nlohmann::json(-1), nlohmann::json("7")}) {
+    ledger.config["seed"] = seed;
+    expect_error([&] { zo::replay_ledger(ledger, set, "ledger.tsv"); }, {"ledger.tsv", "'seed'", "must be an integer >= 0"});
+  }
+  ledger.config["seed"] = 7;
+  EXPECT_EQ(zo::replay_ledger(ledger, set, "ledger.tsv").steps, 0);
 }
 
 }  // namespace
