@@ -51,7 +51,8 @@ fi
 if [ "${ZO_SKIP_FUZZ:-0}" != 1 ]; then
   # The libFuzzer targets (fuzz/, docs/reliability.md), each over its committed corpus plus 2 s of fuzzing.
   if command -v clang++ >/dev/null 2>&1 &&
-     compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+     compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null &&
+     compgen -G "/usr/lib/llvm-*/lib/clang/*/include/omp.h" >/dev/null; then
     phase "configure + build build-fuzz/ (clang, libFuzzer, ASan + UBSan; the fuzz targets)"
     cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZO_FUZZ=ON \
       -DZO_BUILD_TESTS=OFF -DZO_BUILD_BENCH=OFF -DZO_INSTALL=OFF -DZO_PYTHON=OFF
@@ -59,7 +60,7 @@ if [ "${ZO_SKIP_FUZZ:-0}" != 1 ]; then
     phase "fuzz targets: corpus + 2 s each (build-fuzz/, label fuzz)"
     ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L fuzz
   else
-    echo "skipped: fuzz targets (clang or libFuzzer missing: apt-get install clang libfuzzer-14-dev libomp-dev)"
+    echo "skipped: fuzz targets (clang, libFuzzer or clang's OpenMP missing: apt-get install clang libfuzzer-14-dev libomp-dev)"
   fi
 fi
 
