@@ -6,7 +6,8 @@
 # docs/reliability.md records a run.
 #
 #   scripts/fuzz.sh [SECONDS]
-#   scripts/fuzz.sh --corpus        rewrite fuzz/corpus/ (fuzz/make_corpus.py and the checkpoint seeds)
+#   scripts/fuzz.sh --corpus        rewrite the seeds in fuzz/corpus/ (fuzz/make_corpus.py, and the
+#                                   checkpoint and ledger seeds the targets write); regression-* inputs stay
 # Environment:
 #   ZO_JOBS           build jobs (default 1)
 #   FUZZ_TARGETS      names to run (default: all), e.g. "ledger idx"
@@ -16,7 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v clang++ >/dev/null 2>&1 || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+if ! command -v clang++ >/dev/null 2>&1 || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null ||
+   ! compgen -G "/usr/lib/llvm-*/lib/clang/*/include/omp.h" >/dev/null; then
   echo "fuzz: needs clang and libFuzzer (Debian: apt-get install clang libfuzzer-14-dev libomp-dev)" >&2
   exit 2
 fi
@@ -42,9 +44,10 @@ cmake --build build-fuzz -j"${ZO_JOBS:-1}" "${build_targets[@]}"
 
 if [ "$mode" = corpus ]; then
   python3 fuzz/make_corpus.py
-  rm -rf fuzz/corpus/checkpoint
-  cmake --build build-fuzz -j"${ZO_JOBS:-1}" --target checkpoint_fuzz
+  # Seeds only the library can write: a checkpoint's CRCs, the ledgers of real runs (replayable).
+  cmake --build build-fuzz -j"${ZO_JOBS:-1}" --target checkpoint_fuzz ledger_fuzz
   ZO_FUZZ_WRITE_SEEDS=fuzz/corpus/checkpoint build-fuzz/fuzz/checkpoint_fuzz
+  ZO_FUZZ_WRITE_SEEDS=fuzz/corpus/ledger build-fuzz/fuzz/ledger_fuzz
   echo "fuzz: corpora written to fuzz/corpus/"
   exit 0
 fi
