@@ -14,7 +14,9 @@ same batch of token ids:
   scripts/nn_modules.py's OPT and the step is mezo_step below.
 
 Timing: `--warmup` steps of each, then `--steps` rounds that alternate one zo step and one MeZO step;
-the table reports the median and the minimum of each, and the speed-up of the medians. The forward
+the table reports the median and the minimum wall time of each and the median CPU time of this
+process, the speed-up of the medians and the median of the rounds' ratios (a round's two steps
+see about the same machine). The forward
 pass alone (median of 3) is shown for scale: a step is two forwards plus the passes over θ.
 
     /usr/bin/python3 bench/zo_torch_vs_mezo.py                     # OPT-125M shape, 4 × 128, 2 threads
@@ -139,6 +141,13 @@ def timed(fn):
     return time.perf_counter() - t
 
 
+def timed2(fn):
+    """(wall seconds, CPU seconds of this process) of fn()."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
 def main():
     torch.set_num_threads(args.threads)
     peer = load_peer()
@@ -165,26 +174,34 @@ def main():
     for _ in range(args.warmup):
         zo_step()
         mezo_step_once()
-    zo_t, mezo_t = [], []
+    zo_t, mezo_t, zo_cpu, mezo_cpu = [], [], [], []
     for _ in range(args.steps):
-        zo_t.append(timed(zo_step))
-        mezo_t.append(timed(mezo_step_once))
+        wall, cpu = timed2(zo_step)
+        zo_t.append(wall)
+        zo_cpu.append(cpu)
+        wall, cpu = timed2(mezo_step_once)
+        mezo_t.append(wall)
+        mezo_cpu.append(cpu)
     load_after = os.getloadavg()[0]
+    med = statistics.median
 
     row = dict(shape=args.shape, params_M=round(n / 1e6, 1), batch=args.batch, seq=args.seq, threads=args.threads,
                steps=args.steps, forward_ms=round(forward * 1e3, 1),
                zo_step_ms=round(statistics.median(zo_t) * 1e3, 1), zo_min_ms=round(min(zo_t) * 1e3, 1),
                mezo_step_ms=round(statistics.median(mezo_t) * 1e3, 1), mezo_min_ms=round(min(mezo_t) * 1e3, 1),
-               speedup=round(statistics.median(mezo_t) / statistics.median(zo_t), 2),
+               speedup=round(med(mezo_t) / med(zo_t), 2),
+               paired_speedup=round(med(m / z for m, z in zip(mezo_t, zo_t)), 2),
+               zo_cpu_ms=round(med(zo_cpu) * 1e3, 1), mezo_cpu_ms=round(med(mezo_cpu) * 1e3, 1),
                load_before=round(load_before, 2), load_after=round(load_after, 2), torch=torch.__version__,
                peer="mezo_torch_cpu.py" if peer is not None else "re-implemented")
     print(f"{args.shape}: {row['params_M']} M parameters, batch {args.batch} × {args.seq}, {args.threads} threads, "
           f"torch {torch.__version__}; MeZO step from {where}")
     print(f"forward pass: {row['forward_ms']} ms; load average {row['load_before']} -> {row['load_after']}")
-    print(f"| step | median ms | min ms | steps |\n|---|---|---|---|")
-    print(f"| zo.torch (zo-sgd, dense gaussian, q = 1) | {row['zo_step_ms']} | {row['zo_min_ms']} | {args.steps} |")
-    print(f"| MeZO's PyTorch step | {row['mezo_step_ms']} | {row['mezo_min_ms']} | {args.steps} |")
-    print(f"speed-up (median MeZO / median zo): {row['speedup']}x")
+    print(f"| step | median ms | min ms | median CPU ms | steps |\n|---|---|---|---|---|")
+    print(f"| zo.torch (zo-sgd, dense gaussian, q = 1) | {row['zo_step_ms']} | {row['zo_min_ms']} | "
+          f"{row['zo_cpu_ms']} | {args.steps} |")
+    print(f"| MeZO's PyTorch step | {row['mezo_step_ms']} | {row['mezo_min_ms']} | {row['mezo_cpu_ms']} | {args.steps} |")
+    print(f"speed-up: {row['speedup']}x (median MeZO / median zo), {row['paired_speedup']}x (median of the rounds' ratios)")
     if args.csv:
         path = pathlib.Path(args.csv)
         path.parent.mkdir(parents=True, exist_ok=True)
