@@ -5,7 +5,10 @@
 // that libFuzzer reports. Built by the ZO_FUZZ configuration (CMakeLists.txt, scripts/fuzz.sh).
 #pragma once
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdint>
 #include <cstdio>
@@ -17,12 +20,22 @@
 
 namespace zo::fuzz {
 
-// <tmp>/zo-fuzz-<name>-<pid>/, created on first use and removed when the process exits normally.
+// <tmp>/zo-fuzz-<name>-<pid>/ ($TMPDIR or /tmp), created on first use and removed when the process
+// exits normally; folders left by processes that are gone are removed then too.
 inline const std::filesystem::path& scratch(const char* name) {
   static const std::filesystem::path dir = [&] {
     const char* tmp = std::getenv("TMPDIR");
-    std::filesystem::path d = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") /
-                              ("zo-fuzz-" + std::string(name) + "-" + std::to_string(::getpid()));
+    const std::filesystem::path root = tmp && *tmp ? tmp : "/tmp";
+    const std::string prefix = "zo-fuzz-" + std::string(name) + "-";
+    // Folders of runs that ended without removing theirs (a crash exits at once): their process is gone.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+      const std::string leaf = e.path().filename().string();
+      if (!leaf.starts_with(prefix)) continue;
+      const long pid = std::strtol(leaf.c_str() + prefix.size(), nullptr, 10);
+      if (pid > 0 && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) std::filesystem::remove_all(e.path(), ec);
+    }
+    std::filesystem::path d = root / (prefix + std::to_string(::getpid()));
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
     static const std::filesystem::path for_exit = d;
