@@ -16,7 +16,8 @@ same batch of token ids:
 Timing: `--warmup` steps of each, then `--steps` rounds that alternate one zo step and one MeZO step;
 the table reports the median and the minimum wall time of each and the median CPU time of this
 process, the speed-up of the medians and the median of the rounds' ratios (a round's two steps
-see about the same machine). The forward
+see about the same machine). Then each side's four passes over θ alone (the step with a constant
+loss instead of the forward passes), median of 3. The forward
 pass alone (median of 3) is shown for scale: a step is two forwards plus the passes over θ.
 
     /usr/bin/python3 bench/zo_torch_vs_mezo.py                     # OPT-125M shape, 4 × 128, 2 threads
@@ -114,13 +115,20 @@ def mezo_step(params, loss_fn, seed, eps=EPS, lr=LR):
 
 
 def build(peer, shape):
-    """(model, loss(model, ids), MeZO step(model, ids, seed), where)."""
+    """(model, loss(model, ids), MeZO step(model, ids, seed), MeZO's passes alone(model, seed), where)."""
     torch.manual_seed(0)
     if peer is not None:
         peer.VOCAB = args.vocab  # the peer's model and loss read this module global
         model = peer.OPT(**shape).eval()
+        def passes(m, seed):  # the peer's step without its two forward passes
+            params = list(m.parameters())
+            with torch.inference_mode():
+                for scale in (1, -2, 1):
+                    peer.perturb(params, seed, scale)
+                peer.update(params, seed, 0.0)
+
         return (model, lambda m, ids: m(ids),
-                lambda m, ids, seed: peer.step(m, list(m.parameters()), ids, seed=seed), PEER)
+                lambda m, ids, seed: peer.step(m, list(m.parameters()), ids, seed=seed), passes, PEER)
     import nn_modules
     import nn_reference
 
@@ -132,6 +140,7 @@ def build(peer, shape):
         return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
     return (model, loss, lambda m, ids, seed: mezo_step(list(m.parameters()), lambda: loss(m, ids), seed),
+            lambda m, seed: mezo_step(list(m.parameters()), lambda: torch.zeros(()), seed),
             "bench/zo_torch_vs_mezo.py mezo_step (the peer file is absent)")
 
 
@@ -152,7 +161,7 @@ def main():
     torch.set_num_threads(args.threads)
     peer = load_peer()
     shape = shape_of(args.shape, peer.SHAPES if peer is not None else OWN_SHAPES)
-    model, loss, mezo, where = build(peer, shape)
+    model, loss, mezo, mezo_passes, where = build(peer, shape)
     model_zo = copy.deepcopy(model)  # the MeZO step gives its parameters new memory at every move
     n = sum(p.numel() for p in model.parameters())
     ids = torch.randint(0, args.vocab, (args.batch, args.seq), generator=torch.Generator().manual_seed(1))
@@ -182,6 +191,9 @@ def main():
         wall, cpu = timed2(mezo_step_once)
         mezo_t.append(wall)
         mezo_cpu.append(cpu)
+    # Where the time goes: the passes over θ alone (a constant loss instead of the forward passes).
+    zo_passes = statistics.median(timed(lambda: opt.step(lambda: 0.0)) for _ in range(3))
+    mezo_only = statistics.median(timed(lambda: mezo_passes(model, next(seeds))) for _ in range(3))
     load_after = os.getloadavg()[0]
     med = statistics.median
 
@@ -192,6 +204,7 @@ def main():
                speedup=round(med(mezo_t) / med(zo_t), 2),
                paired_speedup=round(med(m / z for m, z in zip(mezo_t, zo_t)), 2),
                zo_cpu_ms=round(med(zo_cpu) * 1e3, 1), mezo_cpu_ms=round(med(mezo_cpu) * 1e3, 1),
+               zo_passes_ms=round(zo_passes * 1e3, 1), mezo_passes_ms=round(mezo_only * 1e3, 1),
                load_before=round(load_before, 2), load_after=round(load_after, 2), torch=torch.__version__,
                peer="mezo_torch_cpu.py" if peer is not None else "re-implemented")
     print(f"{args.shape}: {row['params_M']} M parameters, batch {args.batch} × {args.seq}, {args.threads} threads, "
@@ -201,6 +214,8 @@ def main():
     print(f"| zo.torch (zo-sgd, dense gaussian, q = 1) | {row['zo_step_ms']} | {row['zo_min_ms']} | "
           f"{row['zo_cpu_ms']} | {args.steps} |")
     print(f"| MeZO's PyTorch step | {row['mezo_step_ms']} | {row['mezo_min_ms']} | {row['mezo_cpu_ms']} | {args.steps} |")
+    print(f"the four passes over θ alone (median of 3): zo {row['zo_passes_ms']} ms, MeZO {row['mezo_passes_ms']} ms "
+          f"({round(mezo_only / zo_passes, 1)}x)")
     print(f"speed-up: {row['speedup']}x (median MeZO / median zo), {row['paired_speedup']}x (median of the rounds' ratios)")
     if args.csv:
         path = pathlib.Path(args.csv)
