@@ -2,11 +2,19 @@
 // --help and --version; 2 for a usage error (any command-line parse error, with CLI11's message; an
 // unknown command names the closest one; `zo` or `zo bench` alone prints the usage); 1 for a runtime
 // error (zo::Error or another std::exception, printed as "zo: error: …").
+//
+// When OpenBLAS fell back to its generic kernels on a CPU it does not know (zo/nn/blas.hpp), zo
+// starts itself again once with OPENBLAS_CORETYPE naming the kernels the CPU can run: OpenBLAS reads
+// it only when it loads. An OPENBLAS_CORETYPE already set is left as is.
 #include "command.hpp"
 
+#include "zo/nn/blas.hpp"
 #include "zo/util/error.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -128,10 +136,15 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const std::string core = zo::nn::blas_core_upgrade(); !core.empty()) {
+    ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    ::execv("/proc/self/exe", argv);  // returns only when it failed: go on with the generic kernels
+  }
   CLI::App app{"zo: zeroth-order optimization — training, fine-tuning and attacking models with forward passes only",
                "zo"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("zo ") + ZO_VERSION, "print the version (zo X.Y.Z) and exit");
+  app.set_version_flag("--version", std::string("zo ") + ZO_VERSION + " (OpenBLAS " + zo::nn::blas_core() + ")",
+                       "print the version and the OpenBLAS kernels in use (zo X.Y.Z (OpenBLAS Haswell)) and exit");
   auto sorted = zo::app::commands();
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (const auto& command : sorted) {

@@ -2,6 +2,7 @@
 // unknown command names the closest one; `zo` alone prints the usage), 1 for runtime errors, 0 for
 // --help and --version.
 #include "../test_util.hpp"
+#include "zo/nn/blas.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -29,13 +30,13 @@ using zo::test::slurp;
 
 // Runs `zo args…` (no shell) with stdout and stderr captured; status is the exit code, or 128 + the
 // signal that ended it.
-Result zo(const std::vector<std::string>& args) {
+Result zo(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env = {}) {
   const fs::path dir = zo::test::fresh_dir("zo_cli_test_");
   const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
   std::vector<std::string> argv{kZo};
   argv.insert(argv.end(), args.begin(), args.end());
   Result r;
-  r.status = zo::test::run_program(argv, out, err);
+  r.status = zo::test::run_program(argv, out, err, env);
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
@@ -75,11 +76,32 @@ TEST_F(Cli, AnUnknownNestedCommandNamesTheClosestOne) {
   EXPECT_EQ(r.err, "zo bench: unknown command 'synthetik'. Did you mean 'synthetic'?\n");
 }
 
-TEST_F(Cli, VersionPrintsTheProjectVersion) {
+TEST_F(Cli, VersionPrintsTheProjectVersionAndTheOpenBlasKernels) {
   const Result r = zo({"--version"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_TRUE(std::regex_match(r.out, std::regex("zo [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(r.out, m, std::regex("zo [0-9]+\\.[0-9]+\\.[0-9]+ \\(OpenBLAS ([A-Za-z0-9]+)\\)\n")))
+      << r.out;
   EXPECT_EQ(r.err, "");
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the kernels were chosen by the caller
+  // This test process loaded OpenBLAS without OPENBLAS_CORETYPE, as zo did: where OpenBLAS fell back
+  // to its generic kernels, zo must have started again with the ones the CPU can run.
+  const std::string upgrade = zo::nn::blas_core_upgrade();
+  EXPECT_EQ(m[1].str(), upgrade.empty() ? zo::nn::blas_core() : upgrade) << "this process: " << zo::nn::blas_core();
+}
+
+TEST_F(Cli, AnOpenBlasCoretypeInTheEnvironmentStands) {
+  const Result r = zo({"--version"}, {{"OPENBLAS_CORETYPE", "Prescott"}});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(contains(r.out, "(OpenBLAS Prescott)")) << r.out;
+
+  // The library proposes no other kernels once the variable is set, whatever OpenBLAS chose.
+  const char* before = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = before != nullptr ? before : "";
+  ::setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+  EXPECT_EQ(zo::nn::blas_core_upgrade(), "");
+  if (before != nullptr) ::setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  else ::unsetenv("OPENBLAS_CORETYPE");
 }
 
 TEST_F(Cli, NoCommandPrintsTheUsageWithTheCommands) {

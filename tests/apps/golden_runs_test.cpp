@@ -3,7 +3,10 @@
 // per-image results and curves, and the synthetic bench's curves. The recorded values
 // (tests/data/goldens/runs.json) were made by the code before the library was reshaped into layers,
 // one step driver and facades; any change to what a run computes fails here. Runs are pinned to one
-// thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS), so the numbers do not depend on the machine's cores.
+// thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS) and to OpenBLAS's generic kernels
+// (OPENBLAS_CORETYPE=Prescott, which every x86-64 CPU runs and every OpenBLAS built for several CPUs
+// has: each kernel set rounds sgemm's sums its own way), so the numbers depend on neither the
+// machine's cores nor its vector units.
 //
 // A deliberate change of the numbers (a new random stream, a new update rule) re-records them: each
 // failure prints the new value to paste into runs.json, with the reason in the commit message.
@@ -43,10 +46,10 @@ std::string digest(const std::string& bytes) {
   return fmt::format("{:016x}", h);
 }
 
-// Runs build/zo with `args` on one thread; stdout and stderr go to `log`. Returns the exit status.
+// Runs build/zo with `args` on one thread and OpenBLAS's generic kernels; stdout and stderr go to `log`. Returns the exit status.
 int run_zo(std::vector<std::string> args, const fs::path& log) {
   args.insert(args.begin(), zo::test::zo_binary());
-  return zo::test::run_program(args, log, log, {{"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}});
+  return zo::test::run_program(args, log, log, {{"OMP_NUM_THREADS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}, {"OPENBLAS_CORETYPE", "Prescott"}});
 }
 
 const nlohmann::json& goldens() {
