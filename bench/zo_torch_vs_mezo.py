@@ -58,11 +58,23 @@ def parse():
     ap.add_argument("--steps", type=int, default=7, help="timed rounds (one step of each side a round)")
     ap.add_argument("--csv", default=str(ROOT / "bench/results/zo-torch/step.csv"), help="'' to write none")
     ap.add_argument("--no-peer", action="store_true", help="use the re-implemented MeZO step even if the peer file exists")
+    ap.add_argument("--openblas-core", default="auto",
+                    help="OpenBLAS kernels for both sides: 'auto' (the ones zo's command would run, bench/blas_env.py), "
+                         "'default' (whatever OpenBLAS chooses), or a name for OPENBLAS_CORETYPE (Haswell, SkylakeX, …)")
     return ap.parse_args()
 
 
 args = parse()
 os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))  # zo's OpenMP passes; before the imports
+sys.path.insert(0, str(ROOT / "bench"))
+import blas_env  # noqa: E402
+
+if args.openblas_core == "auto":
+    BLAS = blas_env.use_cpu_kernels()  # before torch loads OpenBLAS
+elif args.openblas_core == "default":
+    BLAS = os.environ.get("OPENBLAS_CORETYPE") or blas_env.openblas_core()
+else:
+    os.environ["OPENBLAS_CORETYPE"] = BLAS = args.openblas_core
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -205,10 +217,10 @@ def main():
                paired_speedup=round(med(m / z for m, z in zip(mezo_t, zo_t)), 2),
                zo_cpu_ms=round(med(zo_cpu) * 1e3, 1), mezo_cpu_ms=round(med(mezo_cpu) * 1e3, 1),
                zo_passes_ms=round(zo_passes * 1e3, 1), mezo_passes_ms=round(mezo_only * 1e3, 1),
-               load_before=round(load_before, 2), load_after=round(load_after, 2), torch=torch.__version__,
+               load_before=round(load_before, 2), load_after=round(load_after, 2), torch=torch.__version__, blas=BLAS,
                peer="mezo_torch_cpu.py" if peer is not None else "re-implemented")
     print(f"{args.shape}: {row['params_M']} M parameters, batch {args.batch} × {args.seq}, {args.threads} threads, "
-          f"torch {torch.__version__}; MeZO step from {where}")
+          f"torch {torch.__version__}, OpenBLAS {BLAS} kernels; MeZO step from {where}")
     print(f"forward pass: {row['forward_ms']} ms; load average {row['load_before']} -> {row['load_after']}")
     print(f"| step | median ms | min ms | median CPU ms | steps |\n|---|---|---|---|---|")
     print(f"| zo.torch (zo-sgd, dense gaussian, q = 1) | {row['zo_step_ms']} | {row['zo_min_ms']} | "
