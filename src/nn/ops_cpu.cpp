@@ -1,6 +1,8 @@
 // CPU backend of ops.hpp: OpenBLAS sgemm for matrix products, OpenMP loops elsewhere.
 #include "zo/nn/ops.hpp"
 
+#include "zo/nn/op_profile.hpp"
+
 #include "zo/util/error.hpp"
 
 #include <cblas.h>
@@ -24,6 +26,7 @@ const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into) {
 
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
             std::int64_t OC, Scratch& scratch) {
+  const detail::OpTimer timer("matmul", OC);
   // With a bias, out starts as the bias in every row and sgemm accumulates (beta = 1): one pass over
   // out instead of sgemm's zeroing pass plus a bias pass.
   if (bias) {
@@ -59,6 +62,7 @@ void load_row(float* dst, WeightRef table, std::int64_t r, std::int64_t C, bool 
 
 void embedding(float* out, const std::int32_t* tokens, WeightRef table, std::int64_t N, std::int64_t C,
                std::int64_t V) {
+  const detail::OpTimer timer("embedding");
   for (std::int64_t i = 0; i < N; ++i)
     if (tokens[i] < 0 || tokens[i] >= V) fail("token id {} at position {}: outside the vocabulary [0, {})", tokens[i], i, V);
 #pragma omp parallel for schedule(static) if (N * C >= parallel_min)
@@ -67,6 +71,7 @@ void embedding(float* out, const std::int32_t* tokens, WeightRef table, std::int
 
 void add_embedding(float* out, const std::int32_t* positions, WeightRef table, std::int64_t N, std::int64_t C,
                    std::int64_t P) {
+  const detail::OpTimer timer("add_embedding");
   for (std::int64_t i = 0; i < N; ++i)
     if (positions[i] < 0 || positions[i] >= P)
       fail("position {} at row {}: outside the position table [0, {}) (sequence longer than "
@@ -78,6 +83,7 @@ void add_embedding(float* out, const std::int32_t* positions, WeightRef table, s
 
 void layernorm(float* out, const float* inp, WeightRef weight, WeightRef bias, std::int64_t N, std::int64_t C,
                float eps, Scratch& scratch) {
+  const detail::OpTimer timer("layernorm");
   const float* w = weight ? as_f32(weight, C, scratch.vec) : nullptr;
   std::vector<float> bias_f32;
   const float* b = bias ? as_f32(bias, C, bias_f32) : nullptr;
@@ -105,6 +111,7 @@ void layernorm(float* out, const float* inp, WeightRef weight, WeightRef bias, s
 
 void rmsnorm(float* out, const float* inp, WeightRef weight, std::int64_t N, std::int64_t C, float eps,
              Scratch& scratch) {
+  const detail::OpTimer timer("rmsnorm");
   const float* w = as_f32(weight, C, scratch.vec);
 #pragma omp parallel for schedule(static) if (N * C >= parallel_min)
   for (std::int64_t i = 0; i < N; ++i) {
@@ -120,6 +127,7 @@ void rmsnorm(float* out, const float* inp, WeightRef weight, std::int64_t N, std
 }
 
 void rope(float* x, const std::int32_t* positions, std::int64_t N, std::int64_t H, std::int64_t HD, float theta) {
+  const detail::OpTimer timer("rope");
   const std::int64_t half = HD / 2;
   // inv_freq as HF computes it: 1 / theta^(2i/HD), in float32.
   std::vector<float> inv_freq(static_cast<std::size_t>(half));
@@ -146,6 +154,7 @@ void rope(float* x, const std::int32_t* positions, std::int64_t N, std::int64_t 
 
 void attention(float* out, const float* q, const float* k, const float* v, const std::int32_t* mask,
                std::int64_t B, std::int64_t T, std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale) {
+  const detail::OpTimer timer("attention");
   const std::int64_t group = NH / NKV;
   const std::int64_t q_stride = NH * HD, kv_stride = NKV * HD;
   // One parallel region over (b, h) with plain loops: per-head sgemm calls were 3-5× slower here (each
@@ -205,21 +214,25 @@ void attention(float* out, const float* q, const float* k, const float* v, const
 }
 
 void relu(float* x, std::int64_t n) {
+  const detail::OpTimer timer("relu");
 #pragma omp parallel for simd schedule(static) if (n >= parallel_min)
   for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void silu_mul(float* x, const float* y, std::int64_t n) {
+  const detail::OpTimer timer("silu_mul");
 #pragma omp parallel for schedule(static) if (n >= parallel_min)
   for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i])) * y[i];
 }
 
 void add(float* x, const float* y, std::int64_t n) {
+  const detail::OpTimer timer("add");
 #pragma omp parallel for simd schedule(static) if (n >= parallel_min)
   for (std::int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
 void cross_entropy(double* out, const float* logits, const std::int32_t* labels, std::int64_t N, std::int64_t V) {
+  const detail::OpTimer timer("cross_entropy");
   for (std::int64_t i = 0; i < N; ++i)
     if (labels[i] < 0 || labels[i] >= V) fail("label {} at row {}: outside the vocabulary [0, {})", labels[i], i, V);
 #pragma omp parallel for schedule(static) if (N * V >= parallel_min)

@@ -1,5 +1,6 @@
 // The CPU ops against closed forms and a naive attention written out in the test.
 #include "zo/nn/ops.hpp"
+#include "zo/nn/op_profile.hpp"
 
 #include "zo/util/error.hpp"
 
@@ -118,4 +119,28 @@ TEST(Ops, EmbeddingRejectsTokensOutsideTheVocabulary) {
   std::vector<float> table(4 * 2, 1.0f), out(2);
   const std::vector<std::int32_t> bad = {4};
   EXPECT_THROW(ops::embedding(out.data(), bad.data(), f32(table), 1, 2, 4), zo::Error);
+}
+
+TEST(OpProfile, CountsEachOperationWhileRecordingAndNothingAfter) {
+  std::vector<float> x(64, 1.0f), y(64, 2.0f), out(4 * 3);
+  const std::vector<float> w(3 * 16, 0.5f);
+  ops::Scratch scratch;
+  ops::add(x.data(), y.data(), 64);  // before recording: not counted
+  op_profile_start();
+  ops::add(x.data(), y.data(), 64);
+  ops::add(x.data(), y.data(), 64);
+  ops::matmul(out.data(), x.data(), WeightRef{w.data(), zo::DType::f32}, {}, 4, 16, 3, scratch);
+  const auto totals = op_profile_stop();
+  ops::add(x.data(), y.data(), 64);  // after: not counted
+  ASSERT_EQ(totals.size(), 2u);
+  EXPECT_EQ(totals[0].op, "add");
+  EXPECT_EQ(totals[0].calls, 2);
+  EXPECT_EQ(totals[1].op, "matmul");
+  EXPECT_EQ(totals[1].width, 3);  // a product is recorded under its output width
+  EXPECT_EQ(totals[1].calls, 1);
+  for (const auto& t : totals) EXPECT_GE(t.seconds, 0.0);
+  EXPECT_FLOAT_EQ(x[0], 9.0f);  // every add ran, recorded or not: 1 + 4 · 2
+
+  op_profile_start();  // a new recording starts from zero
+  EXPECT_TRUE(op_profile_stop().empty());
 }
