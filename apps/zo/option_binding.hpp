@@ -8,6 +8,7 @@
 
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
+#include "zo/util/json_depth.hpp"
 #include "zo/util/option_json.hpp"
 #include "zo/util/option_list.hpp"
 
@@ -58,7 +59,9 @@ class OptionBinding {
     if (config_.empty()) return;
     nlohmann::json json;
     try {
-      json = nlohmann::json::parse(read_file(config_, "config file"));
+      const std::string text = read_file(config_, "config file");
+      check_json_depth(text, config_);  // a deep value (say "template") would be copied recursively
+      json = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       fail("{}: not valid JSON ({})", config_, e.what());
     }

@@ -208,6 +208,19 @@ TEST(FinetuneCli, AConfigFileSetsOptionsAndACustomTemplateAndFlagsWin) {
   EXPECT_NE(slurp(log).find("key 'learning_rate': not an option of zo finetune"), std::string::npos) << slurp(log);
 }
 
+// A config value nested without bound (the "template" is copied whole) is refused before parsing.
+TEST(FinetuneCli, AConfigNestedTooDeepIsRefusedNamingTheFile) {
+  TempDir dir;
+  const fs::path log = dir.path / "log.txt";
+  const fs::path config = dir.path / "deep.json";
+  std::ofstream(config) << R"({"task": "custom", "template": )" << std::string(200000, '[')
+                        << std::string(200000, ']') << "}";
+  const int status = run({kZo, "finetune", "--config", config.string(), "--out", (dir.path / "out").string()}, log);
+  EXPECT_EQ(status, 1) << slurp(log);
+  EXPECT_NE(slurp(log).find(config.string() + ": JSON nested deeper than 256 levels"), std::string::npos) << slurp(log);
+  EXPECT_FALSE(fs::exists(dir.path / "out"));
+}
+
 // --steps 0 evaluates only: the saved model of a run, reloaded, scores the evaluation set exactly as the
 // run's own final evaluation did; without --eval it is an error saying so.
 TEST(FinetuneCli, StepsZeroEvaluatesASavedModelAsTheRunDid) {
