@@ -17,7 +17,7 @@ zo cached's. Prints a table; writes bench/results/generate/generate.csv (one row
 repeat) and generate.md (the table).
 
   /usr/bin/python3 bench/generate_bench.py [--model models/opt-text-proto] [--new-tokens 256]
-      [--prompt TEXT] [--threads 2] [--repeats 3] [--sides zo-cached,zo-uncached,torch-cached,torch-uncached]
+      [--prompt TEXT] [--tokenizer FILE] [--threads 2] [--repeats 3] [--sides zo-cached,zo-uncached,torch-cached,torch-uncached]
 """
 import argparse
 import csv
@@ -47,6 +47,8 @@ def run_zo(args, cached):
     """One `zo generate` run: (seconds of generation, prompt ids, generated ids)."""
     cmd = [args.zo, "generate", "--model", args.model, "--prompt", args.prompt, "--max-new-tokens",
            str(args.new_tokens), "--ignore-eos", "--ids", "--stats"] + ([] if cached else ["--no-kv-cache"])
+    if args.tokenizer:
+        cmd += ["--tokenizer", args.tokenizer]
     p = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(args.threads))
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
@@ -180,6 +182,7 @@ def run_torch(args, side, prompt):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(ROOT, "models/opt-text-proto"))
+    ap.add_argument("--tokenizer", help="tokenizer.json when the model folder has none")
     ap.add_argument("--prompt", default="Call me Ishmael. Some years ago")
     ap.add_argument("--new-tokens", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
