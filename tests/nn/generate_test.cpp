@@ -114,6 +114,12 @@ TEST(CachedForward, PrefillInPiecesEqualsOnePrefillAndTheFullForward) {
   EXPECT_EQ(one.layers(), model.config().num_layers);
   EXPECT_EQ(one.row_size(), model.config().num_kv_heads * model.config().head_dim);
   EXPECT_GE(one.bytes(), std::size_t(2 * one.layers() * 10 * one.row_size()) * sizeof(float));
+  // Keys and values of every layer: the same rows whether the prompt came in one piece or three.
+  for (std::int64_t l = 0; l < one.layers(); ++l)
+    for (std::int64_t i = 0; i < 10 * one.row_size(); ++i) {
+      EXPECT_NEAR(pieces.keys(l)[i], one.keys(l)[i], 1e-5f * (1.0f + std::abs(one.keys(l)[i]))) << l << " " << i;
+      EXPECT_NEAR(pieces.values(l)[i], one.values(l)[i], 1e-5f * (1.0f + std::abs(one.values(l)[i]))) << l << " " << i;
+    }
   one.clear();
   EXPECT_EQ(one.length(), 0);
   EXPECT_LE(relative_error(model.forward_cached(one, tokens), whole), 0.0);  // same rows, same arithmetic
