@@ -92,6 +92,15 @@ TEST_F(GenerateCli, OnLimitErrorRefusesBeforeGenerating) {
   EXPECT_TRUE(contains(r.err, "max_position_embeddings = 64 (on-limit 'error')")) << r.err;
 }
 
+TEST_F(GenerateCli, APromptLongerThanTheModelsPositionsIsRefused) {
+  std::string prompt;
+  for (int i = 0; i < 80; ++i) prompt += "whale ";
+  const Result r = generate({"--prompt", prompt, "--max-new-tokens", "1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(contains(r.err, "more than the model's max_position_embeddings = 64")) << r.err;
+}
+
 TEST_F(GenerateCli, BadOptionsNameTheFlagTheValueAndTheRule) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--max-new-tokens", "-1"}, "option --max-new-tokens = -1: must be >= 0"},
