@@ -27,13 +27,13 @@ sys.path.insert(0, HERE)
 import blas_env  # noqa: E402
 
 # Operations by what they are, for the breakdown; a product whose width is the vocabulary is the head.
-GROUPS = {"attention": "attention", "layernorm": "norms", "rmsnorm": "norms", "rope": "attention",
+GROUPS = {"attention": "attention", "attention_cached": "attention", "layernorm": "norms", "rmsnorm": "norms", "rope": "attention",
           "relu": "activations", "silu_mul": "activations", "add": "residual adds",
           "embedding": "embedding", "add_embedding": "embedding", "cross_entropy": "loss"}
 
 
 def group_of(op, width, vocab):
-    if op == "matmul":
+    if op in ("matmul", "matvec"):
         return "head" if width == vocab else "products (Q, K, V, O, FFN)"
     return GROUPS.get(op, op)
 

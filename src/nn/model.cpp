@@ -5,6 +5,7 @@
 #include "zo/util/files.hpp"
 #include "zo/util/error.hpp"
 #include "zo/util/json_depth.hpp"
+#include "zo/nn/kv_cache.hpp"
 #include "zo/nn/ops.hpp"
 #include "zo/nn/safetensors.hpp"
 
@@ -145,6 +146,7 @@ struct Model::Impl {
   void run_layers(std::int64_t first, std::int64_t last, const TokenBatch& batch, float* x) {
     for (std::int64_t l = first; l < last; ++l) run_layer(l, batch, x);
   }
+  void run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cache, float* x);
   void final_norm(float* x, std::int64_t rows);
   void head_all(float* x, std::int64_t N, std::vector<float>& logits);
   std::vector<float> stream;  // the residual stream (N, C) of forward / loss
@@ -315,6 +317,68 @@ void Model::Impl::run_layer(std::int64_t l, const TokenBatch& batch, float* x) {
   ops::silu_mul(h1.data(), h2.data(), N * F);
   ops::matmul(proj.data(), h1.data(), r.down_w, {}, N, F, C, scratch);
   ops::add(x, proj.data(), N * C);
+}
+
+// run_layer for n new unpadded positions of one sequence: their keys and values go straight into the
+// cache's next rows, and attention reads every row the cache holds. pos holds their position ids.
+void Model::Impl::run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cache, float* x) {
+  const ModelConfig& c = config;
+  const LayerRefs& r = layers[std::size_t(l)];
+  const std::int64_t C = c.hidden_size, F = c.ffn_dim, past = cache.length();
+  const std::int64_t NH = c.num_heads, NKV = c.num_kv_heads, HD = c.head_dim, QD = NH * HD, KD = NKV * HD;
+  const float scale = 1.0f / std::sqrt(float(HD));
+  // One new token: matrix-vector products (ops::matvec), not sgemm on one row.
+  auto mm = [&](float* out, const float* in, WeightRef w, WeightRef bias, std::int64_t IC, std::int64_t OC) {
+    if (n == 1)
+      ops::matvec(out, in, w, bias, IC, OC, scratch);
+    else
+      ops::matmul(out, in, w, bias, n, IC, OC, scratch);
+  };
+  float* kc = cache.next_keys(l);
+  float* vc = cache.next_values(l);
+
+  if (c.arch == Architecture::opt) {
+    const float* a_in = x;
+    if (c.do_layer_norm_before) {
+      ops::layernorm(ln.data(), x, r.ln1_w, r.ln1_b, n, C, c.layer_norm_eps, scratch);
+      a_in = ln.data();
+    }
+    mm(q.data(), a_in, r.q_w, r.q_b, C, C);
+    mm(kc, a_in, r.k_w, r.k_b, C, C);
+    mm(vc, a_in, r.v_w, r.v_b, C, C);
+    ops::attention_cached(att.data(), q.data(), cache.keys(l), cache.values(l), n, past, NH, NKV, HD, scale);
+    mm(proj.data(), att.data(), r.o_w, r.o_b, C, C);
+    ops::add(x, proj.data(), n * C);
+    if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln1_w, r.ln1_b, n, C, c.layer_norm_eps, scratch);
+
+    const float* f_in = x;
+    if (c.do_layer_norm_before) {
+      ops::layernorm(ln.data(), x, r.ln2_w, r.ln2_b, n, C, c.layer_norm_eps, scratch);
+      f_in = ln.data();
+    }
+    mm(h1.data(), f_in, r.fc1_w, r.fc1_b, C, F);
+    ops::relu(h1.data(), n * F);
+    mm(proj.data(), h1.data(), r.fc2_w, r.fc2_b, F, C);
+    ops::add(x, proj.data(), n * C);
+    if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln2_w, r.ln2_b, n, C, c.layer_norm_eps, scratch);
+    return;
+  }
+
+  ops::rmsnorm(ln.data(), x, r.ln1_w, n, C, c.rms_norm_eps, scratch);
+  mm(q.data(), ln.data(), r.q_w, {}, C, QD);
+  mm(kc, ln.data(), r.k_w, {}, C, KD);
+  mm(vc, ln.data(), r.v_w, {}, C, KD);
+  ops::rope(q.data(), pos.data(), n, NH, HD, c.rope_theta);
+  ops::rope(kc, pos.data(), n, NKV, HD, c.rope_theta);
+  ops::attention_cached(att.data(), q.data(), cache.keys(l), cache.values(l), n, past, NH, NKV, HD, scale);
+  mm(proj.data(), att.data(), r.o_w, {}, QD, C);
+  ops::add(x, proj.data(), n * C);
+  ops::rmsnorm(ln.data(), x, r.ln2_w, n, C, c.rms_norm_eps, scratch);
+  mm(h1.data(), ln.data(), r.gate_w, {}, C, F);
+  mm(h2.data(), ln.data(), r.up_w, {}, C, F);
+  ops::silu_mul(h1.data(), h2.data(), n * F);
+  mm(proj.data(), h1.data(), r.down_w, {}, F, C);
+  ops::add(x, proj.data(), n * C);
 }
 
 void Model::Impl::final_norm(float* x, std::int64_t rows) {
@@ -605,6 +669,47 @@ std::vector<float> Model::logits_at(const TokenBatch& batch, std::int64_t b, std
   m.final_norm(row.data(), 1);
   std::vector<float> logits(std::size_t(m.config.vocab_size));
   ops::matmul(logits.data(), row.data(), m.head, {}, 1, C, m.config.vocab_size, m.scratch);
+  return logits;
+}
+
+std::vector<float> Model::forward_cached(KvCache& cache, std::span<const std::int32_t> tokens) {
+  Impl& m = *impl_;
+  const ModelConfig& c = m.config;
+  const auto n = std::int64_t(tokens.size());
+  if (n == 0) fail("forward_cached: no tokens: at least one is needed");
+  if (cache.layers() != c.num_layers || cache.row_size() != c.num_kv_heads * c.head_dim ||
+      cache.capacity() != c.max_positions)
+    fail("forward_cached: the KV cache is shaped for {} layers × {} key/value floats × {} positions, the model has "
+         "{} × {} × {}",
+         cache.layers(), cache.row_size(), cache.capacity(), c.num_layers, c.num_kv_heads * c.head_dim, c.max_positions);
+  const std::int64_t past = cache.length();
+  if (past + n > c.max_positions)
+    fail("forward_cached: {} positions held + {} new = {} exceeds max_position_embeddings = {}", past, n, past + n,
+         c.max_positions);
+  cache.reserve_more(n);
+
+  // Activation buffers for n rows (prepare() sizes them for a batch; the cached path has no mask).
+  const std::int64_t C = c.hidden_size, QD = c.num_heads * c.head_dim;
+  grow(m.ln, n * C);
+  grow(m.q, n * QD);
+  grow(m.att, n * QD);
+  grow(m.proj, n * C);
+  grow(m.h1, n * c.ffn_dim);
+  if (c.arch == Architecture::llama) grow(m.h2, n * c.ffn_dim);
+  grow(m.pos, n);
+  // Position ids of an unpadded row: OPT's cumsum(mask) − 1 + 2 = p + 2, LLaMA's p.
+  for (std::int64_t t = 0; t < n; ++t)
+    m.pos[std::size_t(t)] = std::int32_t(past + t + (c.arch == Architecture::opt ? 2 : 0));
+  std::vector<float> x(std::size_t(n * C));
+  ops::embedding(x.data(), tokens.data(), m.embed, n, C, c.vocab_size);
+  if (c.arch == Architecture::opt) ops::add_embedding(x.data(), m.pos.data(), m.positions, n, C, c.max_positions + 2);
+  for (std::int64_t l = 0; l < c.num_layers; ++l) m.run_layer_cached(l, n, cache, x.data());
+  cache.commit(n);
+
+  float* last = x.data() + (n - 1) * C;
+  m.final_norm(last, 1);
+  std::vector<float> logits(std::size_t(c.vocab_size));
+  ops::matvec(logits.data(), last, m.head, {}, C, c.vocab_size, m.scratch);
   return logits;
 }
 

@@ -39,6 +39,17 @@ void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int6
               bias ? 1.0f : 0.0f, out, int(OC));
 }
 
+void matvec(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t C, std::int64_t OC,
+            Scratch& scratch) {
+  const detail::OpTimer timer("matvec", OC);
+  if (bias) {
+    const float* bf = as_f32(bias, OC, scratch.vec);
+    std::copy(bf, bf + OC, out);
+  }
+  const float* wf = as_f32(w, OC * C, scratch.weight);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, int(OC), int(C), 1.0f, wf, int(C), inp, 1, bias ? 1.0f : 0.0f, out, 1);
+}
+
 namespace {
 
 // Row `r` of a (rows, C) table stored as dtype, converted into dst (C floats), added when `accumulate`.
@@ -207,6 +218,54 @@ void attention(float* out, const float* q, const float* k, const float* v, const
 #pragma omp simd
             for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
           }
+        }
+      }
+    }
+  }
+}
+
+void attention_cached(float* out, const float* q, const float* k, const float* v, std::int64_t n, std::int64_t past,
+                      std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale) {
+  const detail::OpTimer timer("attention_cached");
+  const std::int64_t group = NH / NKV;
+  const std::int64_t q_stride = NH * HD, kv_stride = NKV * HD;
+  const std::int64_t keys = past + n;
+  // One new token (n = 1) is NH dot-product sweeps over the cache: worth threads only for long caches.
+#pragma omp parallel if (NH * n * keys * HD >= parallel_min)
+  {
+    std::vector<float> w(static_cast<std::size_t>(keys));
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (std::int64_t h = 0; h < NH; ++h) {
+      for (std::int64_t t = 0; t < n; ++t) {
+        const std::int64_t g = h / group, last = past + t;
+        const float* kb = k + g * HD;
+        const float* vb = v + g * HD;
+        const float* qt = q + t * q_stride + h * HD;
+        float* o = out + t * q_stride + h * HD;
+        // The same sequence of float operations as attention() on an unpadded row.
+        float max = -std::numeric_limits<float>::infinity();
+        for (std::int64_t s = 0; s <= last; ++s) {
+          const float* ks = kb + s * kv_stride;
+          float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+          for (std::int64_t d = 0; d < HD; ++d) dot += qt[d] * ks[d];
+          w[std::size_t(s)] = dot * scale;
+          max = std::max(max, w[std::size_t(s)]);
+        }
+        std::fill(o, o + HD, 0.0f);
+        float sum = 0.0f;
+        for (std::int64_t s = 0; s <= last; ++s) {
+          const float e = std::exp(w[std::size_t(s)] - max);
+          w[std::size_t(s)] = e;
+          sum += e;
+        }
+        const float inv = 1.0f / sum;
+        for (std::int64_t s = 0; s <= last; ++s) {
+          if (w[std::size_t(s)] == 0.0f) continue;
+          const float p = w[std::size_t(s)] * inv;
+          const float* vs = vb + s * kv_stride;
+#pragma omp simd
+          for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
         }
       }
     }

@@ -14,10 +14,6 @@ void ScoreOptions::validate() const {
   if (batch <= 0) fail("option 'batch' = {}: must be > 0", batch);
 }
 
-void GenerateOptions::validate() const {
-  if (max_new_tokens < 0) fail("option 'max_new_tokens' = {}: must be >= 0", max_new_tokens);
-}
-
 void check_tokenizer_fits(const Model& model, const Tokenizer& tokenizer, const std::filesystem::path& model_dir,
                           const std::filesystem::path& tokenizer_path) {
   const std::int64_t model_vocab = model.config().vocab_size;
@@ -67,24 +63,6 @@ ScoreResult score(Model& model, std::span<const std::int32_t> ids, const ScoreOp
   result.mean_loss = result.sum / double(result.count);
   result.perplexity = std::exp(result.mean_loss);
   return result;
-}
-
-std::vector<std::int32_t> generate_greedy(Model& model, std::span<const std::int32_t> prompt,
-                                          const GenerateOptions& options) {
-  options.validate();
-  if (prompt.empty()) fail("generate: empty prompt: at least one token is needed");
-  std::vector<std::int32_t> sequence(prompt.begin(), prompt.end()), out;
-  const std::int64_t limit = model.config().max_positions;
-  for (std::int64_t step = 0; step < options.max_new_tokens; ++step) {
-    const std::int64_t T = std::min<std::int64_t>(std::int64_t(sequence.size()), limit);
-    std::span<const std::int32_t> context(sequence.data() + sequence.size() - std::size_t(T), std::size_t(T));
-    const std::vector<float> logits = model.logits_at({1, T, context, {}}, 0, T - 1);
-    const auto next = std::int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    sequence.push_back(next);
-    out.push_back(next);
-    if (options.stop_id && next == *options.stop_id) break;
-  }
-  return out;
 }
 
 }  // namespace zo::nn

@@ -144,3 +144,34 @@ TEST(OpProfile, CountsEachOperationWhileRecordingAndNothingAfter) {
   op_profile_start();  // a new recording starts from zero
   EXPECT_TRUE(op_profile_stop().empty());
 }
+
+TEST(Ops, MatvecWithBf16WeightsAndBiasEqualsTheHandProduct) {
+  // The same w and bias as the matmul test, one row x = (2, 0, −2).
+  const std::vector<std::uint16_t> w = {0x3F80, 0x4000, 0x4040, 0xBF80, 0x0000, 0x3F00};
+  const std::vector<float> bias = {0.25f, -1.0f}, x = {2, 0, -2};
+  std::vector<float> y(2);
+  ops::Scratch scratch;
+  ops::matvec(y.data(), x.data(), WeightRef{w.data(), zo::DType::bf16}, f32(bias), 3, 2, scratch);
+  EXPECT_FLOAT_EQ(y[0], -3.75f);
+  EXPECT_FLOAT_EQ(y[1], -4.0f);
+  ops::matvec(y.data(), x.data(), WeightRef{w.data(), zo::DType::bf16}, {}, 3, 2, scratch);  // no bias
+  EXPECT_FLOAT_EQ(y[0], -4.0f);
+  EXPECT_FLOAT_EQ(y[1], -3.0f);
+}
+
+TEST(Ops, CachedAttentionEqualsTheFullAttentionAtTheNewPositions) {
+  // T = 7 positions, 4 query heads sharing 2 kv heads, HD 3: the last n rows of attention() over all
+  // 7 equal attention_cached() of those n queries over the 7 keys (past = 7 − n).
+  const std::int64_t T = 7, NH = 4, NKV = 2, HD = 3;
+  std::vector<float> q(T * NH * HD), k(T * NKV * HD), v(T * NKV * HD);
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.7f * float(i));
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = std::cos(0.3f * float(i));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(i % 5) - 2.0f;
+  std::vector<float> full(T * NH * HD);
+  ops::attention(full.data(), q.data(), k.data(), v.data(), nullptr, 1, T, NH, NKV, HD, 0.5f);
+  for (std::int64_t n : {1, 3, 7}) {
+    std::vector<float> out(n * NH * HD);
+    ops::attention_cached(out.data(), q.data() + (T - n) * NH * HD, k.data(), v.data(), n, T - n, NH, NKV, HD, 0.5f);
+    for (std::int64_t i = 0; i < n * NH * HD; ++i) EXPECT_EQ(out[i], full[(T - n) * NH * HD + i]) << n << " " << i;
+  }
+}

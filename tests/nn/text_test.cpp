@@ -1,7 +1,9 @@
-// score / generate_greedy and the `zo score` / `zo generate` commands, held to goldens/text.json made
+// score / generate (greedy) and the `zo score` / `zo generate` commands, held to goldens/text.json made
 // by scripts/make_nn_goldens.py: the PyTorch reference's perplexity of a text (token ids from HF
 // tokenizers' golden.json, not from zo) and its greedy continuation.
 #include "zo/nn/text.hpp"
+
+#include "zo/nn/generate.hpp"
 
 #include "zo/util/error.hpp"
 #include "zo/nn/tokenizer.hpp"
@@ -77,7 +79,7 @@ TEST_P(TextGoldens, GreedyContinuationEqualsThePyTorchReference) {
   Model model = Model::load(models_dir / GetParam());
   zo::nn::GenerateOptions options;
   options.max_new_tokens = 8;
-  EXPECT_EQ(zo::nn::generate_greedy(model, prompt, options),
+  EXPECT_EQ(zo::nn::generate(model, prompt, options).tokens,
             golden["models"][GetParam()]["greedy"].get<std::vector<std::int32_t>>());
 }
 
@@ -95,7 +97,9 @@ TEST(TextGenerate, StopsAtTheStopToken) {
   zo::nn::GenerateOptions options;
   options.max_new_tokens = 8;
   options.stop_id = greedy[1];
-  EXPECT_EQ(zo::nn::generate_greedy(model, prompt, options), std::vector<std::int32_t>(greedy.begin(), greedy.begin() + 2));
+  const zo::nn::GenerateResult result = zo::nn::generate(model, prompt, options);
+  EXPECT_EQ(result.stop, zo::nn::StopReason::stop_token);
+  EXPECT_EQ(result.tokens, std::vector<std::int32_t>(greedy.begin(), greedy.begin() + 2));
 }
 
 TEST(TextScore, BadOptionsAndShortInputsAreErrors) {
@@ -110,7 +114,7 @@ TEST(TextScore, BadOptionsAndShortInputsAreErrors) {
   EXPECT_THROW(zo::nn::score(model, two, bad), zo::Error);
   zo::nn::GenerateOptions negative;
   negative.max_new_tokens = -1;
-  EXPECT_THROW(zo::nn::generate_greedy(model, two, negative), zo::Error);
+  EXPECT_THROW(zo::nn::generate(model, two, negative), zo::Error);
 }
 
 TEST(TextCommands, ZoScorePrintsThePerplexityOfTheReference) {

@@ -83,6 +83,8 @@ struct LossResult {
   std::vector<float> also_log_probs;
 };
 
+class KvCache;  // kv_cache.hpp
+
 class Model {
  public:
   // Loads dir/config.json and dir/model.safetensors (or dir/model.safetensors.index.json and its
@@ -123,6 +125,15 @@ class Model {
 
   // Logits (V) at one position (b, t) only: for generation, without the other rows' head products.
   std::vector<float> logits_at(const TokenBatch& batch, std::int64_t b, std::int64_t t);
+
+  // Incremental forward for generation: runs `tokens` (n ≥ 1, one unpadded sequence) as positions
+  // cache.length() … cache.length() + n − 1, attending to the keys and values `cache` holds and
+  // appending theirs; returns the logits (V) of the last of them. forward_cached(empty cache, prompt)
+  // then forward_cached(cache, {next}) per new token gives the logits forward() gives at the last
+  // position of the whole sequence, to float rounding (the products run on fewer rows). Throws
+  // zo::Error when the sequence would exceed max_position_embeddings or the cache belongs to a model
+  // of another shape.
+  std::vector<float> forward_cached(KvCache& cache, std::span<const std::int32_t> tokens);
 
   // Writes dir/config.json and dir/model.safetensors (HF names, stored dtypes; a tied head is left out
   // as save_pretrained does) so that transformers' from_pretrained and Model::load read them back.

@@ -11,9 +11,9 @@
 namespace zo::nn {
 
 struct OpTotal {
-  std::string op;          // "matmul", "attention", "layernorm", "rmsnorm", "rope", "relu", "silu_mul",
-                           // "add", "embedding", "add_embedding", "cross_entropy"
-  std::int64_t width = 0;  // matmul: its output channels (OC, the vocabulary for the head); else 0
+  std::string op;          // "matmul", "matvec", "attention", "attention_cached", "layernorm", "rmsnorm",
+                           // "rope", "relu", "silu_mul", "add", "embedding", "add_embedding", "cross_entropy"
+  std::int64_t width = 0;  // matmul, matvec: output channels (OC, the vocabulary for the head); else 0
   std::int64_t calls = 0;
   double seconds = 0;
 };

@@ -40,6 +40,12 @@ const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into);
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
             std::int64_t OC, Scratch& scratch);
 
+// out (OC) = w (OC, C) · inp (C) + bias (OC, optional): matmul for one row, as a matrix-vector product.
+// For one row sgemm packs the whole of w into its blocked layout on every call, which costs more than
+// the product; sgemv reads w once. Generation's per-token forward uses it (the batched forward does not).
+void matvec(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t C, std::int64_t OC,
+            Scratch& scratch);
+
 // out (B, T, C) = table[tokens] with table (V, C). Throws zo::Error on a token outside [0, V).
 void embedding(float* out, const std::int32_t* tokens, WeightRef table, std::int64_t N, std::int64_t C,
                std::int64_t V);
@@ -71,6 +77,16 @@ void rope(float* x, const std::int32_t* positions, std::int64_t N, std::int64_t 
 // keys, as HF's eager attention does (its finfo.min mask swamps every score); its output is unused.
 void attention(float* out, const float* q, const float* k, const float* v, const std::int32_t* mask,
                std::int64_t B, std::int64_t T, std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale);
+
+// Causal attention of n new positions of one sequence over the keys and values of every position so
+// far (a KV cache): the query at row t is position past + t and attends to the rows s ≤ past + t of
+// k and v:
+//   out[t,h] = Σ_{s ≤ past+t} softmax_s(scale · q[t,h]·k[s,g]) v[s,g],  g = h / (NH/NKV).
+// q (n, NH, HD), k and v (past + n, NKV, HD), out (n, NH, HD). No padding: every key is real. Each
+// query row is computed as attention() computes it for an unpadded row, so the two agree to float
+// rounding of their inputs.
+void attention_cached(float* out, const float* q, const float* k, const float* v, std::int64_t n, std::int64_t past,
+                      std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale);
 
 // Elementwise activations, in place over n elements.
 void relu(float* x, std::int64_t n);

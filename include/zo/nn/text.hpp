@@ -1,5 +1,5 @@
-// Scoring and greedy generation over token ids, for `zo score` and `zo generate` (which tokenize with
-// zo::nn::Tokenizer). Both run Model's forward pass; neither needs gradients.
+// Scoring over token ids, for `zo score` (which tokenizes with zo::nn::Tokenizer), and the check that
+// a tokenizer fits a model. Generation is in generate.hpp.
 #pragma once
 
 #include "zo/nn/model.hpp"
@@ -32,17 +32,6 @@ struct ScoreResult {
 
 // Throws zo::Error when ids has fewer than 2 tokens (nothing to score).
 ScoreResult score(Model& model, std::span<const std::int32_t> ids, const ScoreOptions& options = {});
-
-// Greedy decoding: appends argmax-logit tokens (the lowest id on a tie) to the prompt, one forward pass
-// per token over the last max_position_embeddings tokens (no KV cache), until max_new_tokens or, when
-// stop_id is set, that token (included in the result). Returns the new tokens only.
-struct GenerateOptions {
-  std::int64_t max_new_tokens = 32;       // >= 0
-  std::optional<std::int32_t> stop_id;    // usually the model's eos_token_id
-  void validate() const;
-};
-std::vector<std::int32_t> generate_greedy(Model& model, std::span<const std::int32_t> prompt,
-                                          const GenerateOptions& options = {});
 
 // A tokenizer belongs to a model only if every id it can produce is a row of the model's embeddings:
 // throws zo::Error naming both files when tokenizer.vocab_size() > config.json's vocab_size (a model's
