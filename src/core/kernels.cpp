@@ -15,6 +15,8 @@
 
 namespace zo {
 
+static_assert(kChunk == kSparseSpan, "a fused pass's chunk is one sparse span");
+
 namespace {
 
 struct Moving {
@@ -74,6 +76,15 @@ void add_scaled(float* theta, const float* z, float a, std::int64_t n) {
 #endif
 }
 
+// θ += a·z on one element, rounded as add_scaled rounds it.
+inline float add_scaled_one(float theta, float z, float a) {
+#ifdef __FMA__
+  return std::fma(a, z, theta);
+#else
+  return theta + a * z;
+#endif
+}
+
 char* element_ptr(const Param& p, std::int64_t begin) {
   return static_cast<char*>(p.data) + std::size_t(begin) * size_of(p.dtype);
 }
@@ -115,12 +126,36 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
     struct State {
       alignas(64) float z[kChunk];
       alignas(64) float theta[kChunk];
+      detail::SparseSpan kept;
     };
     std::unique_ptr<State> make_state() const { return std::make_unique<State>(); }
     void operator()(std::unique_ptr<State>& state, std::int64_t c) const {
       const auto [moving, begin] = plan.locate(c);
       const Param& p = params.param(moving->param);
       const std::int64_t n = std::min(kChunk, p.numel - begin);
+      if (direction.options().kind == DirectionKind::sparse) {
+        // Only the kept coordinates are read and written (chunks are sparse spans: kChunk == kSparseSpan).
+        detail::SparseSpan& kept = state->kept;
+        detail::sparse_span(direction.options(), p, draw, begin / kSparseSpan, kept);
+        // The last span of a param may run past its end: keep the positions below n (a prefix).
+        while (kept.count > 0 && kept.index[kept.count - 1] >= n) --kept.count;
+        if (p.dtype == DType::f32) {
+          float* theta = reinterpret_cast<float*>(element_ptr(p, begin));
+          for (std::int64_t k = 0; k < kept.count; ++k) {
+            const std::int32_t i = kept.index[k];
+            theta[i] = add_scaled_one(theta[i], kept.value[k], alpha);
+          }
+        } else {
+          for (std::int64_t k = 0; k < kept.count; ++k) {
+            char* at = element_ptr(p, begin + kept.index[k]);
+            float theta;
+            to_f32(p.dtype, at, &theta, 1);
+            theta = add_scaled_one(theta, kept.value[k], alpha);
+            from_f32(p.dtype, &theta, at, 1);
+          }
+        }
+        return;
+      }
       const auto* f = &factors[std::size_t(moving - plan.params.data())];
       float* z = state->z;
       detail::generate(direction.options(), p, draw, f, begin, n, z);
