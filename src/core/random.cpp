@@ -442,6 +442,13 @@ void fill_gaps(const RandomStream& s, std::int64_t begin, std::int64_t n, double
   });
 }
 
+void check_z_stream_version(int recorded, std::string_view where) {
+  if (recorded == kZStreamVersion) return;
+  fail("{}: recorded with z-stream version {}, but this zo draws version {}: its directions would differ, so it "
+       "cannot be resumed or replayed (use the zo that recorded it)",
+       where, recorded, kZStreamVersion);
+}
+
 float normal_at(const RandomStream& s, std::int64_t i) {
   check_range("normal_at", i, 1);
   alignas(64) float tmp[detail::kBatchElements];

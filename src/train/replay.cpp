@@ -1,6 +1,7 @@
 #include "zo/train/replay.hpp"
 
 #include "zo/core/direction.hpp"
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 #include "zo/optim/estimator.hpp"
 #include "zo/optim/optimizer.hpp"
@@ -39,6 +40,7 @@ void check_row(const Estimate& est, const LedgerRow& row, std::size_t used, cons
 
 ReplaySummary replay_ledger(const Ledger& ledger, ParamSet& params, const std::string& where) {
   const nlohmann::json& config = ledger.config;
+  check_z_stream_version(ledger_z_stream(config, where), where);
   for (const char* key : {"params", "direction", "estimator", "optimizer", "seed"}) {
     if (!config.contains(key)) fail("{}: the ledger's config has no '{}' (not a zo finetune ledger?)", where, key);
   }

@@ -30,6 +30,9 @@ namespace zo {
 //      (direction.hpp). Gaussian values are the same as in version 1.
 inline constexpr int kZStreamVersion = 2;
 
+// Throws zo::Error naming `where` and both versions unless recorded == kZStreamVersion.
+void check_z_stream_version(int recorded, std::string_view where);
+
 enum class Stream : std::uint32_t {
   value = 0,       // the direction's values z
   mask = 1,        // sparse keep/drop decisions
