@@ -9,8 +9,7 @@
 // Prints a table and writes CSV (default bench/results/passes/perturb.csv).
 //
 // The recorded run, on a quiet machine:
-//   OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 build/bench/perturb_bench --rounds=15 --rows=2560 \
-//     --csv=bench/results/passes/perturb.csv
+//   OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 build/bench/perturb_bench --rounds=15 --rows=2560 --csv=bench/results/passes/perturb.csv
 // A quick check that it works: build/bench/perturb_bench --rounds=1 --rows=64 --csv=/tmp/perturb.csv
 #include "zo/core/kernels.hpp"
 #include "zo/core/random.hpp"
