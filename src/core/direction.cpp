@@ -393,23 +393,39 @@ void sparse_span(const DirectionOptions& options, const Param& p, const Draw& dr
   std::int64_t pos = -1;
   std::int64_t count = 0;
   // Every draw advances pos by at least 1, so a span uses at most kSparseSpan draws (its own words).
-  for (std::int64_t j = 0; pos < kSparseSpan - 1; j += kBatchElements) {
-    gap_batch(mask_stream, std::uint64_t(first_word + j) / 4, c, gaps);
-    for (int k = 0; k < kBatchElements; ++k) {
+  // Draws come in groups of 32 (8 Philox counters), as many as the positions left are expected to
+  // need (~keep per position), so a sparse span draws little more than it keeps.
+  for (std::int64_t j = 0; pos < kSparseSpan - 1;) {
+    const double expected = double(kSparseSpan - 1 - pos) * options.keep + 8.0;
+    const int groups = int(std::clamp(std::ceil(expected / 32.0), 1.0, 4.0));
+    const int drawn = 32 * groups;
+    gap_groups(mask_stream, std::uint64_t(first_word + j) / 4, groups, c, gaps);
+    for (int k = 0; k < drawn; ++k) {
       pos += 1 + std::int64_t(gaps[k]);
       out.index[count + k] = std::int32_t(std::min(pos, kSparseSpan));
     }
-    // Positions increase: the batch's kept ones are a prefix.
-    std::int64_t in_span = 0;
-    while (in_span < kBatchElements && out.index[count + in_span] < kSparseSpan) ++in_span;
+    // Positions increase: the kept ones of this draw are a prefix.
+    std::int64_t in_span = drawn;
+    if (out.index[count + drawn - 1] >= kSparseSpan) {
+      in_span = 0;
+      while (out.index[count + in_span] < kSparseSpan) ++in_span;
+    }
     count += in_span;
-    if (in_span < kBatchElements) break;
+    j += drawn;
+    if (in_span < drawn) break;
   }
   out.count = count;
   if (count == 0) return;
   const RandomStream value_stream{draw.seed, p.key, Stream::value};
-  fill_values(options.distribution == Distribution::rademacher ? Distribution::rademacher : Distribution::gaussian,
-              value_stream, first_word, count, out.value);
+  if (options.distribution == Distribution::rademacher) {
+    fill_rademacher(value_stream, first_word, count, out.value);
+  } else {
+    // Whole groups of 32 normals from the span's first value element (kSparseSpan is a multiple of 32).
+    for (std::int64_t done = 0; done < count; done += 128) {
+      const int groups = int(std::min<std::int64_t>((count - done + 31) / 32, 4));
+      normal_groups(value_stream, std::uint64_t(first_word + done) / 4, groups, out.value + done);
+    }
+  }
   const auto s = float(double(draw.scale) / std::sqrt(options.keep));
   for (std::int64_t k = 0; k < count; ++k) out.value[k] *= s;
 }

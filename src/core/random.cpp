@@ -237,11 +237,13 @@ constexpr int kGroups = kBatchCounters / 8;
   for (int g = 0; g < kGroups; ++g) store_interleaved(c[g][0], c[g][1], c[g][2], c[g][3], out + 32 * g);
 }
 
-[[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
-  __m256i c[kGroups][4];
-  for (int g = 0; g < kGroups; ++g) load_counters(s, counters + 8 * g, c[g][0], c[g][1], c[g][2], c[g][3]);
-  philox8<kGroups>(c, std::uint32_t(s.seed), s.tensor);
-  for (int g = 0; g < kGroups; ++g) {
+// Normals of G groups of 8 counters (each lane's operations do not depend on G).
+template <int G>
+void normals_of(const RandomStream& s, const std::uint64_t* counters, float* out) {
+  __m256i c[G][4];
+  for (int g = 0; g < G; ++g) load_counters(s, counters + 8 * g, c[g][0], c[g][1], c[g][2], c[g][3]);
+  philox8<G>(c, std::uint32_t(s.seed), s.tensor);
+  for (int g = 0; g < G; ++g) {
     const __m256 r01 = _mm256_sqrt_ps(v_minus_two_log_u1(c[g][0]));
     const __m256 r23 = _mm256_sqrt_ps(v_minus_two_log_u1(c[g][2]));
     __m256 cos01, sin01, cos23, sin23;
@@ -253,21 +255,51 @@ constexpr int kGroups = kBatchCounters / 8;
   }
 }
 
-[[gnu::noinline]] void gap_batch(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
-  alignas(64) std::uint64_t counters[kBatchCounters];
-  for (int l = 0; l < kBatchCounters; ++l) counters[l] = first_counter + std::uint64_t(l);
-  __m256i w[kGroups][4];
-  for (int g = 0; g < kGroups; ++g) load_counters(s, counters + 8 * g, w[g][0], w[g][1], w[g][2], w[g][3]);
-  philox8<kGroups>(w, std::uint32_t(s.seed), s.tensor);
+[[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
+  normals_of<kGroups>(s, counters, out);
+}
+
+// Gaps of G groups of 8 consecutive counters.
+template <int G>
+void gaps_of(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
+  alignas(64) std::uint64_t counters[8 * G];
+  for (int l = 0; l < 8 * G; ++l) counters[l] = first_counter + std::uint64_t(l);
+  __m256i w[G][4];
+  for (int g = 0; g < G; ++g) load_counters(s, counters + 8 * g, w[g][0], w[g][1], w[g][2], w[g][3]);
+  philox8<G>(w, std::uint32_t(s.seed), s.tensor);
   const __m256 scale = _mm256_set1_ps(c);
   const __m256 cap = _mm256_set1_ps(0x1p24f);
-  for (int g = 0; g < kGroups; ++g) {
+  for (int g = 0; g < G; ++g) {
     __m256i gaps[4];
     for (int j = 0; j < 4; ++j) {
       // Truncation is floor here: the product is >= 0.
       gaps[j] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_mul_ps(v_minus_two_log_u1(w[g][j]), scale), cap));
     }
     store_interleaved(gaps[0], gaps[1], gaps[2], gaps[3], out + 32 * g);
+  }
+}
+
+[[gnu::noinline]] void gap_batch(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
+  gaps_of<kGroups>(s, first_counter, c, out);
+}
+
+void gap_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float c, std::uint32_t* out) {
+  switch (groups) {
+    case 1: return gaps_of<1>(s, first_counter, c, out);
+    case 2: return gaps_of<2>(s, first_counter, c, out);
+    case 3: return gaps_of<3>(s, first_counter, c, out);
+    default: return gaps_of<4>(s, first_counter, c, out);
+  }
+}
+
+void normal_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float* out) {
+  alignas(64) std::uint64_t counters[kBatchCounters];
+  for (int l = 0; l < kBatchCounters; ++l) counters[l] = first_counter + std::uint64_t(l);
+  switch (groups) {
+    case 1: return normals_of<1>(s, counters, out);
+    case 2: return normals_of<2>(s, counters, out);
+    case 3: return normals_of<3>(s, counters, out);
+    default: return normals_of<4>(s, counters, out);
   }
 }
 
@@ -316,6 +348,18 @@ void expand_signs(const std::uint32_t* words, std::int64_t count, float* out) {
   alignas(64) std::uint32_t w[kBatchElements];
   bits_batch(s, first_counter, w);
   for (int k = 0; k < kBatchElements; ++k) out[k] = std::uint32_t(std::min(minus_two_log_u1(w[k]) * c, 0x1p24f));
+}
+
+void gap_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float c, std::uint32_t* out) {
+  alignas(64) std::uint32_t all[kBatchElements];
+  gap_batch(s, first_counter, c, all);
+  std::memcpy(out, all, std::size_t(32 * std::clamp(groups, 1, 4)) * sizeof(std::uint32_t));
+}
+
+void normal_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float* out) {
+  alignas(64) float all[kBatchElements];
+  normal_batch(s, first_counter, all);
+  std::memcpy(out, all, std::size_t(32 * std::clamp(groups, 1, 4)) * sizeof(float));
 }
 
 void expand_signs(const std::uint32_t* words, std::int64_t count, float* out) {
