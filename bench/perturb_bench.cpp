@@ -1,12 +1,20 @@
-// Perturbation passes against a plain read+write loop over the same bytes (docs/design.md: "perturbation
-// kernels at memory speed"). 24 float32 matrices of 2048 × 2035 (1.0e8 params, 400 MB), one block
-// each. Each round runs every case once (Google Benchmark, fixed iterations); ratios are taken
-// within a round so load from other processes hits both sides alike, and the table reports the
-// median over rounds. Writes bench/results/perturb.csv.
+// Passes over the parameters against a plain read+write loop over the same bytes (docs/design.md:
+// "perturbation kernels at memory speed"). 24 float32 matrices of rows × 2035, one block each; the
+// default rows = 2560 gives 1.25e8 params (500 MB). Cases: the copy loop; perturb passes with dense
+// Gaussian, dense Rademacher, sparse keep 0.01 / 0.1 / 0.5, one block of 24 and low-rank r = 4
+// directions; and whole ZO-SGD steps (central, q = 1, a constant loss so only the passes count) with
+// dense Rademacher z, restore folded into the update (3 passes) and restore as its own pass (4).
+// Each round runs every case (Google Benchmark, fixed iterations); ratios are taken within a round
+// so load from other processes hits both sides alike, and the table reports the median over rounds.
+// Prints a table and writes CSV (default bench/results/passes/perturb.csv).
 //
-//   OMP_NUM_THREADS=2 build/bench/perturb_bench [--rounds=5] [--rows=2048] [--csv=path]
+// The recorded run, on a quiet machine:
+//   OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 build/bench/perturb_bench --rounds=15 --rows=2560 --csv=bench/results/passes/perturb.csv
+// A quick check that it works: build/bench/perturb_bench --rounds=1 --rows=64 --csv=/tmp/perturb.csv
 #include "zo/core/kernels.hpp"
 #include "zo/core/random.hpp"
+#include "zo/optim/estimator.hpp"
+#include "zo/optim/optimizer.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -16,6 +24,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -28,7 +37,7 @@ constexpr int kBlocks = 24;
 constexpr std::int64_t kCols = 2035;
 
 struct Setup {
-  std::int64_t rows = 2048;
+  std::int64_t rows = 2560;
   std::vector<float> storage;
   zo::ParamSet set;
   std::int64_t step = 0;  // advances so every pass draws a new seed / block
@@ -87,6 +96,24 @@ void perturb_pass(benchmark::State& state, zo::DirectionOptions options) {
   state.SetBytesProcessed(moved * 8);
 }
 
+// One ZO-SGD step, central difference, one probe, loss constant (ρ = 0: θ moves by the rounding of
+// ±εz only, and the passes are all that is timed): +εz, −2εz, then restore and update fused
+// (Restore::in_update, 3 passes) or restore then update (Restore::now, 4 passes).
+void step_passes(benchmark::State& state, zo::DirectionOptions options, zo::Restore restore) {
+  Setup& s = setup();
+  const zo::Direction direction(options, s.set);
+  const zo::Estimator estimator(zo::EstimatorOptions{.eps = 1e-3});
+  auto optimizer = zo::Optimizer::create({.kind = zo::OptimizerKind::zo_sgd, .lr = 1e-3});
+  const double cpu0 = process_cpu_seconds();
+  for (auto _ : state) {
+    const std::int64_t step = s.step++;
+    const zo::Estimate e = estimator.estimate([] { return 1.0; }, s.set, direction, 7, step, restore);
+    optimizer->step(s.set, direction, e, 1e-3);
+  }
+  state.counters["cpu_s"] = (process_cpu_seconds() - cpu0) / double(state.iterations());
+  state.SetBytesProcessed(state.iterations() * std::int64_t(s.storage.size()) * 8);
+}
+
 struct Case {
   std::string name;
   std::string what;
@@ -95,21 +122,35 @@ struct Case {
 
 std::vector<Case> cases() {
   zo::DirectionOptions dense;
+  zo::DirectionOptions rademacher;
+  rademacher.distribution = zo::Distribution::rademacher;
   zo::DirectionOptions bcd;
   bcd.order = zo::BlockOrder::cyclic;
-  zo::DirectionOptions sparse;
-  sparse.kind = zo::DirectionKind::sparse;
-  sparse.keep = 0.1;
+  const auto sparse = [](double keep) {
+    zo::DirectionOptions o;
+    o.kind = zo::DirectionKind::sparse;
+    o.keep = keep;
+    return o;
+  };
   zo::DirectionOptions low_rank;
   low_rank.kind = zo::DirectionKind::low_rank;
   low_rank.rank = 4;
-  return {
+  std::vector<Case> out = {
       {"copy", "plain read+write loop, x[i] += c", copy_loop},
       {"dense", "perturb, dense gaussian", [=](benchmark::State& st) { perturb_pass(st, dense); }},
-      {"bcd_1_of_24", "perturb, one of 24 blocks (cyclic)", [=](benchmark::State& st) { perturb_pass(st, bcd); }},
-      {"sparse_0.1", "perturb, sparse keep 0.1", [=](benchmark::State& st) { perturb_pass(st, sparse); }},
-      {"low_rank_4", "perturb, low-rank r = 4", [=](benchmark::State& st) { perturb_pass(st, low_rank); }},
+      {"dense_rademacher", "perturb, dense rademacher", [=](benchmark::State& st) { perturb_pass(st, rademacher); }},
   };
+  for (const double keep : {0.01, 0.1, 0.5}) {
+    out.push_back({fmt::format("sparse_{}", keep), fmt::format("perturb, sparse keep {}", keep),
+                   [=](benchmark::State& st) { perturb_pass(st, sparse(keep)); }});
+  }
+  out.push_back({"bcd_1_of_24", "perturb, one of 24 blocks (cyclic)", [=](benchmark::State& st) { perturb_pass(st, bcd); }});
+  out.push_back({"low_rank_4", "perturb, low-rank r = 4", [=](benchmark::State& st) { perturb_pass(st, low_rank); }});
+  out.push_back({"step_3_pass", "zo-sgd step, rademacher, restore fused",
+                 [=](benchmark::State& st) { step_passes(st, rademacher, zo::Restore::in_update); }});
+  out.push_back({"step_4_pass", "zo-sgd step, rademacher, restore apart",
+                 [=](benchmark::State& st) { step_passes(st, rademacher, zo::Restore::now); }});
+  return out;
 }
 
 class Collect : public benchmark::BenchmarkReporter {
@@ -136,7 +177,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int rounds = 5;
-  std::string csv = std::string(ZO_SOURCE_DIR) + "/bench/results/perturb.csv";
+  std::string csv = std::string(ZO_SOURCE_DIR) + "/bench/results/passes/perturb.csv";
   std::vector<char*> rest = {argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -167,6 +208,7 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&collect);
     const double copy = collect.seconds.at("copy");
     const double dense = collect.seconds.at("dense");
+    const double dense_rademacher = collect.seconds.at("dense_rademacher");
     const double copy_cpu = collect.cpu_seconds.at("copy");
     for (const Case& c : all) {
       const double t = collect.seconds.at(c.name);
@@ -175,29 +217,35 @@ int main(int argc, char** argv) {
       ratios[c.name + "/copy_cpu"].push_back(collect.cpu_seconds.at(c.name) / copy_cpu);
       ratios[c.name + "/copy"].push_back(t / copy);
       ratios[c.name + "/dense"].push_back(t / dense);
+      ratios[c.name + "/dense_rademacher"].push_back(t / dense_rademacher);
     }
   }
 
-  std::printf("\n%-12s %-38s %10s %8s %10s %11s %10s %10s %12s\n", "case", "what", "median ms", "GB/s",
-              "time/copy", "time/dense", "copy spd×", "cpu ms", "cpu/copy cpu");
+  std::printf("\n%-17s %-40s %10s %8s %10s %11s %10s %10s %10s %12s\n", "case", "what", "median ms", "GB/s",
+              "time/copy", "time/dense", "time/rad", "copy spd×", "cpu ms", "cpu/copy cpu");
+  const std::filesystem::path csv_path(csv);
+  if (csv_path.has_parent_path()) std::filesystem::create_directories(csv_path.parent_path());
   std::ofstream out(csv);
-  out << "case,what,params,threads,rounds,median_ms,min_ms,max_ms,time_over_copy,time_over_dense,speed_vs_copy,"
-         "median_cpu_ms,cpu_over_copy_cpu\n";
+  out << "case,what,params,threads,rounds,median_ms,min_ms,max_ms,gb_per_s,time_over_copy,time_over_dense,"
+         "time_over_dense_rademacher,speed_vs_copy,median_cpu_ms,cpu_over_copy_cpu\n";
   for (const Case& c : all) {
     const double t = median(times[c.name]);
     const auto [lo, hi] = std::minmax_element(times[c.name].begin(), times[c.name].end());
     const double rc = median(ratios[c.name + "/copy"]);
     const double rd = median(ratios[c.name + "/dense"]);
+    const double rr = median(ratios[c.name + "/dense_rademacher"]);
     const double cpu = median(cpu_times[c.name]);
     const double rcpu = median(ratios[c.name + "/copy_cpu"]);
     const double gbs = double(n) * 8 / t / 1e9;
-    std::printf("%-12s %-38s %10.1f %8.2f %10.3f %11.3f %10.3f %10.1f %12.3f\n", c.name.c_str(), c.what.c_str(), t * 1e3,
-                gbs, rc, rd, 1.0 / rc, cpu * 1e3, rcpu);
-    out << fmt::format("{},\"{}\",{},{},{},{:.3f},{:.3f},{:.3f},{:.4f},{:.4f},{:.4f},{:.3f},{:.4f}\n", c.name, c.what, n,
-                       omp_get_max_threads(), rounds, t * 1e3, *lo * 1e3, *hi * 1e3, rc, rd, 1.0 / rc, cpu * 1e3, rcpu);
+    std::printf("%-17s %-40s %10.1f %8.2f %10.3f %11.3f %10.3f %10.3f %10.1f %12.3f\n", c.name.c_str(), c.what.c_str(),
+                t * 1e3, gbs, rc, rd, rr, 1.0 / rc, cpu * 1e3, rcpu);
+    out << fmt::format("{},\"{}\",{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.3f},{:.4f}\n", c.name,
+                       c.what, n, omp_get_max_threads(), rounds, t * 1e3, *lo * 1e3, *hi * 1e3, gbs, rc, rd, rr, 1.0 / rc,
+                       cpu * 1e3, rcpu);
   }
-  std::printf("\nRatios are medians over rounds of per-round ratios. GB/s counts 8 bytes (read + write) per param\n"
-              "of the whole set for every case. cpu = process CPU time of all threads (load-independent reading).\n");
+  std::printf("\nRatios are medians over rounds of per-round ratios (time/rad: to the dense rademacher pass). GB/s\n"
+              "counts 8 bytes (read + write) per param of the whole set for every case, also the steps (which make\n"
+              "3 or 4 passes). cpu = process CPU time of all threads (load-independent reading).\n");
   std::printf("wrote %s\n", csv.c_str());
   benchmark::Shutdown();
   return 0;

@@ -4,6 +4,7 @@
 #include "bindings.hpp"
 #include "session.hpp"
 
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 
 namespace py = pybind11;
@@ -16,6 +17,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "zo's C++ core: zeroth-order estimators, update rules and directions on tensors viewed in place";
   m.attr("__version__") = ZO_VERSION;
   m.attr("cuda") = false;
+  m.attr("Z_STREAM_VERSION") = zo::kZStreamVersion;  // the z streams directions draw from (random.hpp)
   // Translators run last-registered first: the subclass goes after its base.
   auto& error = py::register_exception<zo::Error>(m, "Error", PyExc_RuntimeError);
   py::register_exception<zo::python::NonFiniteLoss>(m, "NonFiniteLoss", error.ptr());

@@ -35,6 +35,7 @@ class Grouped final : public Optimizer {
       part.loss = estimate.loss;
       part.evaluations = estimate.evaluations;
       part.finite = estimate.finite;
+      part.restore = estimate.restore;  // each group's update restores its own blocks
       for (const std::uint32_t b : estimate.blocks) {
         if (block_group_[b] == g) part.blocks.push_back(b);
       }
@@ -212,9 +213,17 @@ void Session::run_step(ParamSet& params, const Loss& loss, NanPolicy policy,
     return f;
   };
   const EstimateFn estimate = [&](std::int64_t t) {
-    out.estimate = estimator_.estimate(recording, params, direction, options_.seed, t);
+    // The last restore is left to the update pass (3 passes a central step), as in zo's own runs.
+    out.estimate = estimator_.estimate(recording, params, direction, options_.seed, t, Restore::in_update);
     out.estimated = true;
-    if (check) check(out.estimate, out.losses);
+    if (check) {
+      try {
+        check(out.estimate, out.losses);
+      } catch (...) {
+        finish_restore(params, direction, out.estimate);
+        throw;
+      }
+    }
     return out.estimate;
   };
   const StepSummary summary = driver.run(estimate, evaluations_per_step(estimator_.options()));

@@ -65,8 +65,13 @@ def uniform(w: np.ndarray) -> np.ndarray:
     return (w >> np.uint32(8)).astype(F) * F(2.0**-24)
 
 
-def rademacher(w: np.ndarray) -> np.ndarray:
-    return np.where(w & np.uint32(0x80000000), F(-1.0), F(1.0)).astype(F)
+def rademacher(seed: int, key: int, stream: int, begin: int, n: int) -> np.ndarray:
+    """Packed signs: element i is -1 when bit i % 32 of word i / 32 is set, else +1."""
+    i = np.arange(begin, begin + n, dtype=np.int64)
+    first = begin // 32
+    words = bits(seed, key, stream, first, (begin + n - 1) // 32 - first + 1) if n else np.zeros(0, np.uint32)
+    bit = (words[i // 32 - first] >> (i % 32).astype(np.uint32)) & np.uint32(1)
+    return np.where(bit != 0, F(-1.0), F(1.0)).astype(F)
 
 
 def fma(a, b, c) -> np.ndarray:
@@ -116,6 +121,13 @@ def minus_two_log_u1(a: np.ndarray) -> np.ndarray:
     return np.maximum(F(-2.0) * ln, F(0.0))
 
 
+def gaps(seed: int, key: int, stream: int, begin: int, n: int, p: float) -> np.ndarray:
+    """Geometric gaps: min(floor(-2 ln u · c), 2^24), c = float(1 / (-2 ln(1 - p))), 0 for p = 1."""
+    c = F(0.0) if p == 1.0 else F(1.0 / (-2.0 * math.log1p(-p)))
+    g = np.minimum(minus_two_log_u1(bits(seed, key, stream, begin, n)) * c, F(2.0**24))
+    return g.astype(np.uint32)
+
+
 def cos_sin_turns(b: np.ndarray):
     """cos and sin of 2π b 2^-32 (quadrant from the integer, Cephes sinf/cosf on the rest)."""
     b = np.asarray(b, np.uint32)
@@ -158,7 +170,7 @@ def normal(seed: int, key: int, stream: int, begin: int, n: int) -> np.ndarray:
 
 def values(distribution: str, seed: int, key: int, stream: int, begin: int, n: int) -> np.ndarray:
     if distribution == "rademacher":
-        return rademacher(bits(seed, key, stream, begin, n))
+        return rademacher(seed, key, stream, begin, n)
     return normal(seed, key, stream, begin, n)
 
 
@@ -197,12 +209,21 @@ def z(kind: str, distribution: str, name: str, shape, seed: int, scale: float = 
         for k in range(1, rank):
             acc = fma(u[:, k : k + 1], v[None, :, k], acc)
         return acc.reshape(-1)
-    raw = values(dist, seed, key, STREAMS["value"], 0, n)
     if kind == "sparse":
-        threshold = math.ceil(keep * 2.0**24)
-        kept = (bits(seed, key, STREAMS["mask"], 0, n) >> np.uint32(8)) < np.uint32(threshold)
+        # Spans of 2048: positions pos += 1 + gap from the span's own mask words; the j-th kept
+        # coordinate of span c takes value element 2048 c + j.
+        span = 2048
         s = F(float(F(scale)) / math.sqrt(keep))
-        return np.where(kept, raw * s, F(0.0)).astype(F)
+        out = np.zeros(n, F)
+        for c in range(0, (n + span - 1) // span):
+            g = gaps(seed, key, STREAMS["mask"], c * span, span, keep).astype(np.int64)
+            pos = np.cumsum(g + 1) - 1
+            pos = pos[pos < span]
+            v = values(dist, seed, key, STREAMS["value"], c * span, len(pos)) * s
+            inside = c * span + pos < n
+            out[c * span + pos[inside]] = v[inside]
+        return out
+    raw = values(dist, seed, key, STREAMS["value"], 0, n)
     if F(scale) != F(1.0):
         return (raw * F(scale)).astype(F)
     return raw

@@ -57,7 +57,7 @@ def test_every_stream_family_equals_the_spec_bit_for_bit(seed, tensor, stream, b
     np.testing.assert_array_equal(_core.fill_uniform(seed, tensor, begin, n, stream).view(np.uint32),
                                   spec.uniform(words).view(np.uint32))
     np.testing.assert_array_equal(_core.fill_rademacher(seed, tensor, begin, n, stream).view(np.uint32),
-                                  spec.rademacher(words).view(np.uint32))
+                                  spec.rademacher(seed, key, s, begin, n).view(np.uint32))
     np.testing.assert_array_equal(_core.fill_normal(seed, tensor, begin, n, stream).view(np.uint32),
                                   spec.normal(seed, key, s, begin, n).view(np.uint32))
 

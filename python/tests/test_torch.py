@@ -5,6 +5,7 @@ zo::minimize on one tensor, and refuses what it cannot do with the C++ core's me
 import copy
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -256,6 +257,36 @@ def test_ledger_saves_loads_and_replay_checks_its_base(tmp_path):
     tampered.rows[2].seeds[1] += 1
     with pytest.raises(zo.Error, match="ledger row 2: probe 1: the recomputed seed or scale differs"):
         zt.replay(_model(8).named_parameters(), tampered)
+
+
+def test_a_run_of_another_z_stream_version_is_refused_on_replay_and_load(tmp_path):
+    X, y = _data(4)
+    model = _model(4)
+    opt = zt.ZOOptimizer(model.named_parameters(), optimizer="zo-adamm", lr=1e-2, direction="sparse", keep=0.5)
+    for _ in range(3):
+        opt.step(_closure(model, X, y))
+    version = zo._core.Z_STREAM_VERSION
+    path = tmp_path / "run.zoledger"
+    opt.ledger.save(path)
+    assert zt.Ledger.load(path).z_stream == version
+    text = path.read_text()
+    old = tmp_path / "old.zoledger"
+    old.write_text(text.replace(f'"z_stream": {version}', '"z_stream": 1', 1))
+    unversioned = tmp_path / "unversioned.zoledger"  # written before the field: version 1
+    unversioned.write_text(text.replace(f'"z_stream": {version}, ', "", 1))
+    for file in (old, unversioned):
+        base = _model(4)
+        before = [p.clone() for p in base.parameters()]
+        message = f"{file}: recorded with z-stream version 1, but this zo draws version {version}"
+        with pytest.raises(zo.Error, match=re.escape(message)):
+            zt.replay(base.named_parameters(), zt.Ledger.load(file))
+        assert all(torch.equal(p, q) for p, q in zip(base.parameters(), before))
+    sd = opt.state_dict()
+    assert sd["z_stream"] == version
+    for stale in (dict(sd, z_stream=1), {k: v for k, v in sd.items() if k != "z_stream"}):
+        fresh = zt.ZOOptimizer(_model(4).named_parameters(), optimizer="zo-adamm", lr=1e-2, direction="sparse", keep=0.5)
+        with pytest.raises(zo.Error, match=re.escape(f"state dict: recorded with z-stream version 1, but this zo draws version {version}")):
+            fresh.load_state_dict(stale)
 
 
 def test_nan_policy_stop_raises_and_leaves_theta_skip_skips():

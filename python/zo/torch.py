@@ -59,11 +59,17 @@ class Ledger:
     config: {"options": the run-wide options, "blocks": the block partition, "params": [[name,
     dtype, shape, group]], "groups": the groups' hyper-parameters at the first step, "base": a
     fingerprint (SHA-256) of the parameters' bytes before the first step}.
+    z_stream: the z-stream version the run drew its directions from (a ledger without it: 1);
+    replay refuses another version than this zo's (_core.Z_STREAM_VERSION).
+    path: the file it was loaded from, if any (for messages).
     """
 
-    def __init__(self, config: Optional[dict] = None, rows: Optional[List[LedgerRow]] = None):
+    def __init__(self, config: Optional[dict] = None, rows: Optional[List[LedgerRow]] = None,
+                 z_stream: int = _core.Z_STREAM_VERSION):
         self.config: dict = config or {}
         self.rows: List[LedgerRow] = rows or []
+        self.z_stream: int = z_stream
+        self.path: Optional[str] = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -76,7 +82,7 @@ class Ledger:
 
     def to_json(self) -> str:
         """JSON lines: the config, then one row a line (floats round-trip exactly)."""
-        lines = [json.dumps({"zo-ledger": 1, "config": self.config})]
+        lines = [json.dumps({"zo-ledger": 1, "z_stream": self.z_stream, "config": self.config})]
         lines += [json.dumps(asdict(r)) for r in self.rows]
         return "\n".join(lines) + "\n"
 
@@ -89,7 +95,10 @@ class Ledger:
         if head.get("zo-ledger") != 1:
             raise Error("ledger: the first line is not a zo ledger header (version 1)")
         rows = [LedgerRow(**json.loads(line)) for line in lines[1:]]
-        return cls(head["config"], rows)
+        z_stream = head.get("z_stream", 1)  # ledgers written before the field drew from version 1
+        if not isinstance(z_stream, int) or isinstance(z_stream, bool) or z_stream < 1:
+            raise Error(f"ledger: 'z_stream' = {z_stream!r}: must be an integer >= 1")
+        return cls(head["config"], rows, z_stream)
 
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as f:
@@ -98,7 +107,19 @@ class Ledger:
     @classmethod
     def load(cls, path) -> "Ledger":
         with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+            ledger = cls.from_json(f.read())
+        ledger.path = str(path)
+        return ledger
+
+
+def _check_z_stream(recorded: int, where: str) -> None:
+    """Refuses a run recorded under other z streams: its directions cannot be reproduced."""
+    if recorded != _core.Z_STREAM_VERSION:
+        raise Error(
+            f"{where}: recorded with z-stream version {recorded}, but this zo draws version "
+            f"{_core.Z_STREAM_VERSION}: its directions would differ, so it cannot be resumed or replayed "
+            "(use the zo that recorded it)"
+        )
 
 
 def _is_named(item) -> bool:
@@ -736,7 +757,7 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def state_dict(self) -> dict:
         """{"state": {"step", "groups": per group {"kind", "scalars", "tensors"}}, "param_groups",
-        "options", "blocks", "ledger"}: everything to continue the run bit for bit."""
+        "options", "blocks", "ledger", "z_stream"}: everything to continue the run bit for bit."""
         state = self._session.state_dict()
         for g in state["groups"]:
             if g is not None:
@@ -754,6 +775,7 @@ class ZOOptimizer(torch.optim.Optimizer):
             "options": self._session.options(),
             "blocks": self._session.blocks,
             "ledger": self._ledger.to_json() if self._record and self._ledger.config else None,
+            "z_stream": _core.Z_STREAM_VERSION,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -763,6 +785,8 @@ class ZOOptimizer(torch.optim.Optimizer):
         for key in ("state", "param_groups", "options", "blocks"):
             if key not in state_dict:
                 raise Error(f"state dict has no '{key}' (not a ZOOptimizer state dict?)")
+        # State dicts written before the field drew from z-stream version 1.
+        _check_z_stream(state_dict.get("z_stream", 1), "state dict")
         mine, saved = self._session.options(), state_dict["options"]
         diff = [k for k in sorted(set(mine) | set(saved)) if mine.get(k) != saved.get(k)]
         if diff:
@@ -812,6 +836,7 @@ def replay(params: Iterable, ledger: Ledger, check_base: bool = True) -> int:
     base values, in place, given as the run gave them: same names, groups, shapes and dtypes).
     The result equals the trained tensors bit for bit. With check_base, params must hash to the
     run's starting values (the ledger's config["base"]). Returns the updates applied."""
+    _check_z_stream(ledger.z_stream, ledger.path or "ledger")
     if not ledger.rows:
         return 0
     config = ledger.config

@@ -371,59 +371,63 @@ void generate(const DirectionOptions& options, const Param& p, const Draw& draw,
     }
     return;
   }
-  // Sparse: keep iff uniform(mask) < keep, i.e. (w >> 8) < ceil(keep · 2^24). Values are generated
-  // only for the Philox counters that hold a kept element (about 1 − (1 − keep)^4 of them).
-  const auto threshold = std::uint32_t(std::ceil(options.keep * 0x1p24));
-  const auto s = float(double(draw.scale) / std::sqrt(options.keep));
-  const RandomStream mask_stream{draw.seed, p.key, Stream::mask};
-  // Work in counter-aligned local buffers: local element k is element 4·base + k of the param.
-  alignas(64) std::uint32_t bits[kChunk];
-  alignas(64) std::uint8_t flags[kChunk + 8];  // 1 where kept
-  alignas(64) float local[kChunk + 8];
-  alignas(64) std::uint64_t counters[kChunk / 4 + 2 + kBatchCounters];
-  alignas(64) float normals[kBatchElements];
-  alignas(64) std::uint32_t words[kBatchElements];
-  const bool rademacher = values == Distribution::rademacher;
-  for (std::int64_t done = 0; done < n; done += kChunk) {
-    const std::int64_t len = std::min<std::int64_t>(kChunk, n - done);
-    const std::int64_t first = begin + done;  // first element of this piece
-    const auto base = std::uint64_t(first) / 4;
-    const std::int64_t pad = first - std::int64_t(4 * base);
-    const std::int64_t span = (pad + len + 3) / 4 * 4;  // local elements, whole counters
-    fill_bits(mask_stream, first, len, bits);
-    std::memset(flags, 0, std::size_t(span));
-    for (std::int64_t j = 0; j < len; ++j) flags[pad + j] = (bits[j] >> 8) < threshold ? 1 : 0;
-    // Compact the counters holding a kept element (branch-free; a counter's 4 flags read as one word).
-    std::int64_t count = 0;
-    for (std::int64_t q = 0; q < span / 4; ++q) {
-      std::uint32_t any;
-      std::memcpy(&any, flags + 4 * q, sizeof any);
-      counters[count] = base + std::uint64_t(q);
-      count += any != 0 ? 1 : 0;
+  // Sparse: zeros, then the kept coordinates of every span the range meets.
+  std::fill(z, z + n, 0.0f);
+  const std::int64_t end = begin + n;
+  SparseSpan kept;
+  for (std::int64_t span = begin / kSparseSpan; span * kSparseSpan < end; ++span) {
+    sparse_span(options, p, draw, span, kept);
+    const std::int64_t base = span * kSparseSpan;
+    for (std::int64_t k = 0; k < kept.count; ++k) {
+      const std::int64_t i = base + kept.index[k];
+      if (i >= begin && i < end) z[i - begin] = kept.value[k];
     }
-    for (std::int64_t k = 0; k < span; ++k) local[k] = 0.0f;
-    if (count > 0) {
-      const std::int64_t padded = (count + kBatchCounters - 1) / kBatchCounters * kBatchCounters;
-      for (std::int64_t k = count; k < padded; ++k) counters[k] = counters[count - 1];
-      for (std::int64_t k = 0; k < count; k += kBatchCounters) {
-        if (rademacher) {
-          bits_batch_at(value_stream, counters + k, words);
-          for (int e = 0; e < kBatchElements; ++e) normals[e] = rademacher_from_bits(words[e]);
-        } else {
-          normal_batch_at(value_stream, counters + k, normals);
-        }
-        const std::int64_t in_batch = std::min<std::int64_t>(kBatchCounters, count - k);
-        for (std::int64_t l = 0; l < in_batch; ++l) {
-          const auto q = std::int64_t(counters[k + l] - base);
-          for (int w = 0; w < 4; ++w) {
-            const std::uint32_t keep_mask = 0u - std::uint32_t(flags[4 * q + w]);
-            local[4 * q + w] = __builtin_bit_cast(float, __builtin_bit_cast(std::uint32_t, normals[4 * l + w] * s) & keep_mask);
-          }
-        }
-      }
-    }
-    std::memcpy(z + done, local + pad, std::size_t(len) * sizeof(float));
   }
+}
+
+void sparse_span(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span, SparseSpan& out) {
+  const float c = gap_scale(options.keep);
+  const RandomStream mask_stream{draw.seed, p.key, Stream::mask};
+  const std::int64_t first_word = span * kSparseSpan;  // draw j of the span is mask word first_word + j
+  alignas(64) std::uint32_t gaps[kBatchElements];
+  std::int64_t pos = -1;
+  std::int64_t count = 0;
+  // Every draw advances pos by at least 1, so a span uses at most kSparseSpan draws (its own words).
+  // Draws come in groups of 32 (8 Philox counters), as many as the positions left are expected to
+  // need (~keep per position), so a sparse span draws little more than it keeps.
+  for (std::int64_t j = 0; pos < kSparseSpan - 1;) {
+    const double expected = double(kSparseSpan - 1 - pos) * options.keep + 8.0;
+    const int groups = int(std::clamp(std::ceil(expected / 32.0), 1.0, 4.0));
+    const int drawn = 32 * groups;
+    gap_groups(mask_stream, std::uint64_t(first_word + j) / 4, groups, c, gaps);
+    for (int k = 0; k < drawn; ++k) {
+      pos += 1 + std::int64_t(gaps[k]);
+      out.index[count + k] = std::int32_t(std::min(pos, kSparseSpan));
+    }
+    // Positions increase: the kept ones of this draw are a prefix.
+    std::int64_t in_span = drawn;
+    if (out.index[count + drawn - 1] >= kSparseSpan) {
+      in_span = 0;
+      while (out.index[count + in_span] < kSparseSpan) ++in_span;
+    }
+    count += in_span;
+    j += drawn;
+    if (in_span < drawn) break;
+  }
+  out.count = count;
+  if (count == 0) return;
+  const RandomStream value_stream{draw.seed, p.key, Stream::value};
+  if (options.distribution == Distribution::rademacher) {
+    fill_rademacher(value_stream, first_word, count, out.value);
+  } else {
+    // Whole groups of 32 normals from the span's first value element (kSparseSpan is a multiple of 32).
+    for (std::int64_t done = 0; done < count; done += 128) {
+      const int groups = int(std::min<std::int64_t>((count - done + 31) / 32, 4));
+      normal_groups(value_stream, std::uint64_t(first_word + done) / 4, groups, out.value + done);
+    }
+  }
+  const auto s = float(double(draw.scale) / std::sqrt(options.keep));
+  for (std::int64_t k = 0; k < count; ++k) out.value[k] *= s;
 }
 
 double raw_sum_of_squares(const Param& p, std::uint64_t seed) {

@@ -9,6 +9,9 @@
 
 namespace zo::detail {
 
+// Slack after a sparse span's indices: positions are computed a whole batch of gaps at a time.
+inline constexpr std::int64_t kBatchElementsForSparse = 128;
+
 // The factors of a low-rank direction on a 2-D param (m × n): rows [row0, row0 + u.size()/rank) of
 // U, pre-multiplied by draw.scale / sqrt(rank), and all of Vᵀ (rank × n).
 struct LowRankFactors {
@@ -26,6 +29,15 @@ bool is_low_rank(const DirectionOptions& options, const Param& p);
 // Factors for rows [row0, row1) of p.
 void make_low_rank(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t row0,
                    std::int64_t row1, LowRankFactors& out);
+
+// The kept coordinates of sparse span `span` of p (direction.hpp): index[k] (within the span,
+// ascending) and value[k] (draw.scale / sqrt(keep) included), k < count.
+struct SparseSpan {
+  std::int64_t count = 0;
+  alignas(64) std::int32_t index[kSparseSpan + kBatchElementsForSparse];
+  alignas(64) float value[kSparseSpan];
+};
+void sparse_span(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span, SparseSpan& out);
 
 // z for elements [begin, begin + n) of p (draw.scale included). `factors` must cover the rows of
 // the range when is_low_rank(options, p); it is ignored otherwise.

@@ -4,6 +4,7 @@
 #include "zo/core/kernels.hpp"
 
 #include "direction_detail.hpp"
+#include "random_batch.hpp"
 #include "zo/util/error.hpp"
 
 #include <algorithm>
@@ -13,7 +14,15 @@
 #include <mutex>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace zo {
+
+static_assert(kChunk == kSparseSpan, "a fused pass's chunk is one sparse span");
+static_assert(kChunk % 128 == 0 && kChunk <= 32 * detail::kBatchElements,
+              "a chunk's packed signs are the first words of one batch");
 
 namespace {
 
@@ -74,6 +83,44 @@ void add_scaled(float* theta, const float* z, float a, std::int64_t n) {
 #endif
 }
 
+// θ += a·z on one element, rounded as add_scaled rounds it.
+inline float add_scaled_one(float theta, float z, float a) {
+#ifdef __FMA__
+  return std::fma(a, z, theta);
+#else
+  return theta + a * z;
+#endif
+}
+
+// θ[i] += a·z[i] for packed Rademacher signs z (bit i % 32 of words[i / 32] set: −1), i < n. a·(±1)
+// is exact, so θ + (±a) has the one rounding of fma(a, z, θ): the same bits as add_scaled on the
+// expanded signs, without writing z out.
+void add_signs(float* theta, const std::uint32_t* words, float a, std::int64_t n) {
+  const std::uint32_t a_bits = __builtin_bit_cast(std::uint32_t, a);
+  std::int64_t i = 0;
+#if defined(__AVX2__)
+  const __m256i va = _mm256_set1_epi32(std::int32_t(a_bits));
+  const __m256i top = _mm256_set1_epi32(std::int32_t(0x80000000u));
+  const __m256i shift0 = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (; i + 32 <= n; i += 32) {
+    const __m256i w = _mm256_set1_epi32(std::int32_t(words[i / 32]));
+    __m256i shift = shift0;
+    for (int q = 0; q < 4; ++q) {
+      const __m256i sign = _mm256_and_si256(_mm256_sllv_epi32(w, shift), top);
+      const __m256 signed_a = _mm256_castsi256_ps(_mm256_xor_si256(va, sign));
+      float* t = theta + i + 8 * q;
+      _mm256_storeu_ps(t, _mm256_add_ps(_mm256_loadu_ps(t), signed_a));
+      shift = _mm256_sub_epi32(shift, eight);
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    const std::uint32_t sign = ((words[i / 32] >> (i % 32)) & 1u) << 31;
+    theta[i] = theta[i] + __builtin_bit_cast(float, a_bits ^ sign);
+  }
+}
+
 char* element_ptr(const Param& p, std::int64_t begin) {
   return static_cast<char*>(p.data) + std::size_t(begin) * size_of(p.dtype);
 }
@@ -115,24 +162,59 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
     struct State {
       alignas(64) float z[kChunk];
       alignas(64) float theta[kChunk];
+      alignas(64) std::uint32_t words[detail::kBatchElements];
+      detail::SparseSpan kept;
     };
     std::unique_ptr<State> make_state() const { return std::make_unique<State>(); }
     void operator()(std::unique_ptr<State>& state, std::int64_t c) const {
       const auto [moving, begin] = plan.locate(c);
       const Param& p = params.param(moving->param);
       const std::int64_t n = std::min(kChunk, p.numel - begin);
+      if (direction.options().kind == DirectionKind::sparse) {
+        // Only the kept coordinates are read and written (chunks are sparse spans: kChunk == kSparseSpan).
+        detail::SparseSpan& kept = state->kept;
+        detail::sparse_span(direction.options(), p, draw, begin / kSparseSpan, kept);
+        // The last span of a param may run past its end: keep the positions below n (a prefix).
+        while (kept.count > 0 && kept.index[kept.count - 1] >= n) --kept.count;
+        if (p.dtype == DType::f32) {
+          float* theta = reinterpret_cast<float*>(element_ptr(p, begin));
+          for (std::int64_t k = 0; k < kept.count; ++k) {
+            const std::int32_t i = kept.index[k];
+            theta[i] = add_scaled_one(theta[i], kept.value[k], alpha);
+          }
+        } else {
+          for (std::int64_t k = 0; k < kept.count; ++k) {
+            char* at = element_ptr(p, begin + kept.index[k]);
+            float theta;
+            to_f32(p.dtype, at, &theta, 1);
+            theta = add_scaled_one(theta, kept.value[k], alpha);
+            from_f32(p.dtype, &theta, at, 1);
+          }
+        }
+        return;
+      }
       const auto* f = &factors[std::size_t(moving - plan.params.data())];
       float* z = state->z;
-      detail::generate(direction.options(), p, draw, f, begin, n, z);
       const float a = alpha;
-      if (p.dtype == DType::f32) {
-        add_scaled(reinterpret_cast<float*>(element_ptr(p, begin)), z, a, n);
+      // Dense Rademacher: the packed signs are applied straight from their words (a batch of 128
+      // words holds 4096 signs, from the chunk's first element on: it starts on a word).
+      const bool signs = direction.options().kind == DirectionKind::dense &&
+                         direction.options().distribution == Distribution::rademacher && draw.scale == 1.0f;
+      const std::uint32_t* words = nullptr;
+      if (signs) {
+        detail::bits_batch(RandomStream{draw.seed, p.key, Stream::value}, std::uint64_t(begin / 128), state->words);
+        words = state->words;  // word begin / 32 onwards: element begin is the batch's first
       } else {
-        float* theta = state->theta;
-        to_f32(p.dtype, element_ptr(p, begin), theta, std::size_t(n));
-        add_scaled(theta, z, a, n);
-        from_f32(p.dtype, theta, element_ptr(p, begin), std::size_t(n));
+        detail::generate(direction.options(), p, draw, f, begin, n, z);
       }
+      float* theta = p.dtype == DType::f32 ? reinterpret_cast<float*>(element_ptr(p, begin)) : state->theta;
+      if (p.dtype != DType::f32) to_f32(p.dtype, element_ptr(p, begin), theta, std::size_t(n));
+      if (signs) {
+        add_signs(theta, words, a, n);
+      } else {
+        add_scaled(theta, z, a, n);
+      }
+      if (p.dtype != DType::f32) from_f32(p.dtype, theta, element_ptr(p, begin), std::size_t(n));
     }
   };
   for_each_chunk(plan.chunks, Body{params, direction, plan, factors, draw, alpha});

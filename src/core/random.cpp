@@ -237,11 +237,13 @@ constexpr int kGroups = kBatchCounters / 8;
   for (int g = 0; g < kGroups; ++g) store_interleaved(c[g][0], c[g][1], c[g][2], c[g][3], out + 32 * g);
 }
 
-[[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
-  __m256i c[kGroups][4];
-  for (int g = 0; g < kGroups; ++g) load_counters(s, counters + 8 * g, c[g][0], c[g][1], c[g][2], c[g][3]);
-  philox8<kGroups>(c, std::uint32_t(s.seed), s.tensor);
-  for (int g = 0; g < kGroups; ++g) {
+// Normals of G groups of 8 counters (each lane's operations do not depend on G).
+template <int G>
+void normals_of(const RandomStream& s, const std::uint64_t* counters, float* out) {
+  __m256i c[G][4];
+  for (int g = 0; g < G; ++g) load_counters(s, counters + 8 * g, c[g][0], c[g][1], c[g][2], c[g][3]);
+  philox8<G>(c, std::uint32_t(s.seed), s.tensor);
+  for (int g = 0; g < G; ++g) {
     const __m256 r01 = _mm256_sqrt_ps(v_minus_two_log_u1(c[g][0]));
     const __m256 r23 = _mm256_sqrt_ps(v_minus_two_log_u1(c[g][2]));
     __m256 cos01, sin01, cos23, sin23;
@@ -250,6 +252,71 @@ constexpr int kGroups = kBatchCounters / 8;
     store_interleaved(_mm256_castps_si256(_mm256_mul_ps(r01, cos01)), _mm256_castps_si256(_mm256_mul_ps(r01, sin01)),
                       _mm256_castps_si256(_mm256_mul_ps(r23, cos23)), _mm256_castps_si256(_mm256_mul_ps(r23, sin23)),
                       out + 32 * g);
+  }
+}
+
+[[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
+  normals_of<kGroups>(s, counters, out);
+}
+
+// Gaps of G groups of 8 consecutive counters.
+template <int G>
+void gaps_of(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
+  alignas(64) std::uint64_t counters[8 * G];
+  for (int l = 0; l < 8 * G; ++l) counters[l] = first_counter + std::uint64_t(l);
+  __m256i w[G][4];
+  for (int g = 0; g < G; ++g) load_counters(s, counters + 8 * g, w[g][0], w[g][1], w[g][2], w[g][3]);
+  philox8<G>(w, std::uint32_t(s.seed), s.tensor);
+  const __m256 scale = _mm256_set1_ps(c);
+  const __m256 cap = _mm256_set1_ps(0x1p24f);
+  for (int g = 0; g < G; ++g) {
+    __m256i gaps[4];
+    for (int j = 0; j < 4; ++j) {
+      // Truncation is floor here: the product is >= 0.
+      gaps[j] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_mul_ps(v_minus_two_log_u1(w[g][j]), scale), cap));
+    }
+    store_interleaved(gaps[0], gaps[1], gaps[2], gaps[3], out + 32 * g);
+  }
+}
+
+[[gnu::noinline]] void gap_batch(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
+  gaps_of<kGroups>(s, first_counter, c, out);
+}
+
+void gap_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float c, std::uint32_t* out) {
+  switch (groups) {
+    case 1: return gaps_of<1>(s, first_counter, c, out);
+    case 2: return gaps_of<2>(s, first_counter, c, out);
+    case 3: return gaps_of<3>(s, first_counter, c, out);
+    default: return gaps_of<4>(s, first_counter, c, out);
+  }
+}
+
+void normal_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float* out) {
+  alignas(64) std::uint64_t counters[kBatchCounters];
+  for (int l = 0; l < kBatchCounters; ++l) counters[l] = first_counter + std::uint64_t(l);
+  switch (groups) {
+    case 1: return normals_of<1>(s, counters, out);
+    case 2: return normals_of<2>(s, counters, out);
+    case 3: return normals_of<3>(s, counters, out);
+    default: return normals_of<4>(s, counters, out);
+  }
+}
+
+void expand_signs(const std::uint32_t* words, std::int64_t count, float* out) {
+  const __m256i one = _mm256_set1_epi32(0x3f800000);
+  const __m256i top = _mm256_set1_epi32(std::int32_t(0x80000000u));
+  // Lane l of shift vector q moves bit 8q + l to the top.
+  const __m256i shift0 = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (std::int64_t k = 0; k < count; ++k) {
+    const __m256i w = _mm256_set1_epi32(std::int32_t(words[k]));
+    __m256i shift = shift0;
+    for (int q = 0; q < 4; ++q) {
+      const __m256i sign = _mm256_and_si256(_mm256_sllv_epi32(w, shift), top);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * k + 8 * q), _mm256_or_si256(sign, one));
+      shift = _mm256_sub_epi32(shift, eight);
+    }
   }
 }
 
@@ -277,7 +344,36 @@ constexpr int kGroups = kBatchCounters / 8;
   }
 }
 
+[[gnu::noinline]] void gap_batch(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
+  alignas(64) std::uint32_t w[kBatchElements];
+  bits_batch(s, first_counter, w);
+  for (int k = 0; k < kBatchElements; ++k) out[k] = std::uint32_t(std::min(minus_two_log_u1(w[k]) * c, 0x1p24f));
+}
+
+void gap_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float c, std::uint32_t* out) {
+  alignas(64) std::uint32_t all[kBatchElements];
+  gap_batch(s, first_counter, c, all);
+  std::memcpy(out, all, std::size_t(32 * std::clamp(groups, 1, 4)) * sizeof(std::uint32_t));
+}
+
+void normal_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float* out) {
+  alignas(64) float all[kBatchElements];
+  normal_batch(s, first_counter, all);
+  std::memcpy(out, all, std::size_t(32 * std::clamp(groups, 1, 4)) * sizeof(float));
+}
+
+void expand_signs(const std::uint32_t* words, std::int64_t count, float* out) {
+  for (std::int64_t k = 0; k < count; ++k) {
+    for (int j = 0; j < 32; ++j) out[32 * k + j] = rademacher_from_bit(words[k], j);
+  }
+}
+
 #endif
+
+float gap_scale(double p) {
+  if (!(p > 0.0 && p <= 1.0)) fail("gap probability p = {}: must be in (0, 1]", p);
+  return p == 1.0 ? 0.0f : float(1.0 / (-2.0 * std::log1p(-p)));
+}
 
 void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_t* out) {
   alignas(64) std::uint64_t counters[kBatchCounters];
@@ -360,11 +456,41 @@ void fill_uniform(const RandomStream& s, std::int64_t begin, std::int64_t n, flo
 
 void fill_rademacher(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out) {
   check_range("fill_rademacher", begin, n);
-  fill_batches(s, begin, n, out, [](const RandomStream& st, std::uint64_t counter, float* dst) {
-    alignas(64) std::uint32_t w[detail::kBatchElements];
-    detail::bits_batch(st, counter, w);
-    for (int k = 0; k < detail::kBatchElements; ++k) dst[k] = detail::rademacher_from_bits(w[k]);
+  if (n == 0) return;
+  // One batch of 128 words holds the signs of 4096 elements. Whole words inside the range are
+  // expanded 32 signs at a time; the words cut by its ends one sign at a time.
+  constexpr std::int64_t kSpan = 32 * detail::kBatchElements;
+  const std::int64_t end = begin + n;
+  alignas(64) std::uint32_t words[detail::kBatchElements];
+  for (std::int64_t e0 = begin / kSpan * kSpan; e0 < end; e0 += kSpan) {
+    detail::bits_batch(s, std::uint64_t(e0 / 128), words);
+    const std::int64_t lo = std::max(e0, begin);
+    const std::int64_t hi = std::min(e0 + kSpan, end);
+    const std::int64_t full_lo = (lo + 31) / 32 * 32;  // first whole word inside [lo, hi)
+    const std::int64_t full_hi = std::max(full_lo, hi / 32 * 32);
+    for (std::int64_t i = lo; i < std::min(full_lo, hi); ++i) {
+      out[i - begin] = detail::rademacher_from_bit(words[(i - e0) / 32], int(i % 32));
+    }
+    detail::expand_signs(words + (full_lo - e0) / 32, (full_hi - full_lo) / 32, out + (full_lo - begin));
+    for (std::int64_t i = std::max(full_hi, std::min(full_lo, hi)); i < hi; ++i) {
+      out[i - begin] = detail::rademacher_from_bit(words[(i - e0) / 32], int(i % 32));
+    }
+  }
+}
+
+void fill_gaps(const RandomStream& s, std::int64_t begin, std::int64_t n, double p, std::uint32_t* out) {
+  check_range("fill_gaps", begin, n);
+  const float c = detail::gap_scale(p);
+  fill_batches(s, begin, n, out, [c](const RandomStream& st, std::uint64_t counter, std::uint32_t* dst) {
+    detail::gap_batch(st, counter, c, dst);
   });
+}
+
+void check_z_stream_version(int recorded, std::string_view where) {
+  if (recorded == kZStreamVersion) return;
+  fail("{}: recorded with z-stream version {}, but this zo draws version {}: its directions would differ, so it "
+       "cannot be resumed or replayed (use the zo that recorded it)",
+       where, recorded, kZStreamVersion);
 }
 
 float normal_at(const RandomStream& s, std::int64_t i) {

@@ -24,10 +24,24 @@ void bits_batch(const RandomStream& s, std::uint64_t first_counter, std::uint32_
 // out[4·l + j] = the normal of element 4·(first + l) + j (Box-Muller on word pairs (0,1), (2,3)).
 void normal_batch(const RandomStream& s, std::uint64_t first_counter, float* out);
 
+// The same draws for the first 8·groups counters only, groups in [1, 4] (out[4·l + j], l < 8·groups):
+// the same values as the whole batch, for less work when few are needed.
+void gap_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float c, std::uint32_t* out);
+void normal_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float* out);
+
+// c of fill_gaps for probability p in (0, 1]: float(1 / (−2 ln(1 − p))), 0 for p = 1.
+float gap_scale(double p);
+// out[4·l + j] = min(floor(−2 ln u · c), 2^24) for word j of Philox(counter first + l), u = (w + 0.5)·2^-32.
+void gap_batch(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out);
+
+// out[32·k + j] = −1 when bit j of words[k] is set, else +1, k < count (the packed Rademacher signs).
+void expand_signs(const std::uint32_t* words, std::int64_t count, float* out);
+
 // Element draws from one Philox word (see random.hpp).
 inline float uniform_from_bits(std::uint32_t w) { return float(w >> 8) * 0x1p-24f; }
-inline float rademacher_from_bits(std::uint32_t w) {
-  return __builtin_bit_cast(float, 0x3f800000u | (w & 0x80000000u));  // top bit set: -1
+// Sign j of a packed word: bit j set gives −1.
+inline float rademacher_from_bit(std::uint32_t w, int j) {
+  return __builtin_bit_cast(float, 0x3f800000u | (((w >> j) & 1u) << 31));
 }
 
 }  // namespace zo::detail

@@ -50,6 +50,12 @@ class Shift {
     perturb(params_, direction_, blocks_, draw_, alpha);
     offset_ += alpha;
   }
+  // Hands the offset still applied to the caller (the update will remove it): returns it.
+  float release() {
+    const float offset = offset_;
+    offset_ = 0.0f;
+    return offset;
+  }
 
  private:
   ParamSet& params_;
@@ -65,8 +71,17 @@ std::uint64_t probe_seed(std::uint64_t run_seed, std::int64_t step, int probe) {
   return derive_seed(run_seed, std::uint64_t(step), std::uint32_t(probe + 1));
 }
 
+void finish_restore(ParamSet& params, const Direction& direction, Estimate& e) {
+  if (!e.restore.pending()) return;
+  const PendingRestore r = e.restore;
+  if (std::size_t(r.probe) >= e.probes.size())
+    fail("finish_restore: step {}: pending restore of probe {}, the estimate has {} probes", e.step, r.probe, e.probes.size());
+  perturb(params, direction, e.blocks, e.probes[std::size_t(r.probe)].draw, r.alpha);
+  e.restore = {};
+}
+
 Estimate Estimator::estimate(const Loss& loss, ParamSet& params, const Direction& direction, std::uint64_t run_seed,
-                             std::int64_t step) const {
+                             std::int64_t step, Restore restore) const {
   Estimate out;
   out.step = step;
   out.blocks = direction.active_blocks(run_seed, step);
@@ -89,13 +104,18 @@ Estimate Estimator::estimate(const Loss& loss, ParamSet& params, const Direction
     for (int k = 0; k < options_.queries; ++k) {
       const Draw draw = direction.draw(params, out.blocks, probe_seed(run_seed, step, k));
       double fk;
+      double rho;
       {
         Shift shift(params, direction, out.blocks, draw);
         shift.by(eps);
         fk = evaluate();
-        shift.by(-eps);
+        rho = (fk - f0) / eps_applied;
+        if (restore == Restore::in_update && k + 1 == options_.queries && out.finite && std::isfinite(rho)) {
+          out.restore = {k, -shift.release()};
+        } else {
+          shift.by(-eps);
+        }
       }
-      const double rho = (fk - f0) / eps_applied;
       out.probes.push_back({draw, rho});
       // A non-finite value ends the step early: its update will be refused anyway.
       if (!out.finite || !std::isfinite(rho)) {
@@ -119,7 +139,12 @@ Estimate Estimator::estimate(const Loss& loss, ParamSet& params, const Direction
       if (out.finite) {
         shift.by(-2.0f * eps);
         f_minus = evaluate();
-        shift.by(eps);
+        const double r = (f_plus - f_minus) / (2.0 * eps_applied);
+        if (restore == Restore::in_update && k + 1 == options_.queries && out.finite && std::isfinite(r)) {
+          out.restore = {k, -shift.release()};
+        } else {
+          shift.by(eps);
+        }
       }
     }
     const double rho = (f_plus - f_minus) / (2.0 * eps_applied);

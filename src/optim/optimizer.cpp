@@ -133,6 +133,8 @@ class RuleOptimizer final : public Optimizer {
   };
 
   const Hyper& hyper(const std::string& name);
+  // Everything step() refuses, checked before anything is written.
+  void check(const ParamSet& params, const Estimate& estimate, double lr) const;
   void visit(const UpdateChunk& chunk) const;
 
   const rules::Rule& rule_;
@@ -147,6 +149,7 @@ class RuleOptimizer final : public Optimizer {
   std::vector<float> coef_;
   std::vector<Active> active_;
   std::vector<std::size_t> moving_;
+  PendingRestore restore_{};  // the estimate's, applied in visit
 };
 
 const RuleOptimizer::Hyper& RuleOptimizer::hyper(const std::string& name) {
@@ -166,25 +169,16 @@ const RuleOptimizer::Hyper& RuleOptimizer::hyper(const std::string& name) {
 }
 
 void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Estimate& estimate, double lr) {
-  const std::string_view name = to_string(options_.kind);
-  // Everything is checked before anything is written.
-  if (!estimate.finite)
-    fail("{} step {}: the estimate is not finite (a loss evaluation was NaN or Inf); parameters left unchanged",
-         name, estimate.step);
-  if (estimate.probes.empty()) fail("{} step {}: the estimate has no probes", name, estimate.step);
-  for (std::size_t k = 0; k < estimate.probes.size(); ++k) {
-    const double rho = estimate.probes[k].rho;
-    if (!std::isfinite(rho))
-      fail("{} step {}: probe {} has rho = {}, not finite; parameters left unchanged", name, estimate.step, k, rho);
+  try {
+    check(params, estimate, lr);
+  } catch (...) {
+    // Refused: θ gets its pending restore alone, so that it is back at its values from before the step.
+    Estimate rest = estimate;
+    finish_restore(params, direction, rest);
+    throw;
   }
-  if (!(std::isfinite(lr) && lr >= 0.0)) fail("{} step {}: lr = {}: must be finite and >= 0", name, estimate.step, lr);
   const auto blocks = params.blocks();
   const auto all_params = params.params();
-  for (std::uint32_t b : estimate.blocks) {
-    if (b >= blocks.size())
-      fail("{} step {}: block {} out of range (the params have {} blocks)", name, estimate.step, b, blocks.size());
-  }
-
   active_.assign(all_params.size(), Active{});
   moving_.clear();
   for (std::uint32_t b : estimate.blocks) {
@@ -192,13 +186,6 @@ void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Est
       if (!active_[p].moving) moving_.push_back(p);
       active_[p].moving = true;
     }
-  }
-  for (std::size_t p : moving_) {
-    auto it = state_.find(all_params[p].name);
-    if (it != state_.end() && !it->second.slots.empty() &&
-        std::int64_t(it->second.slots[0].size()) != all_params[p].numel)
-      fail("{} state for parameter '{}' has {} elements, the parameter has {}", name, all_params[p].name,
-           it->second.slots[0].size(), all_params[p].numel);
   }
 
   if (options_.state == StateScope::active_block) {
@@ -237,7 +224,40 @@ void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Est
     const double c = rule_.sign_of_rho ? double((rho > 0.0) - (rho < 0.0)) : rho;
     coef_[k] = float(c / double(q));
   }
+  restore_ = estimate.restore;
   fused_update(params, direction, estimate.blocks, draws_, [this](const UpdateChunk& chunk) { visit(chunk); });
+}
+
+void RuleOptimizer::check(const ParamSet& params, const Estimate& estimate, double lr) const {
+  const std::string_view name = to_string(options_.kind);
+  if (!estimate.finite)
+    fail("{} step {}: the estimate is not finite (a loss evaluation was NaN or Inf); parameters left unchanged",
+         name, estimate.step);
+  if (estimate.probes.empty()) fail("{} step {}: the estimate has no probes", name, estimate.step);
+  for (std::size_t k = 0; k < estimate.probes.size(); ++k) {
+    const double rho = estimate.probes[k].rho;
+    if (!std::isfinite(rho))
+      fail("{} step {}: probe {} has rho = {}, not finite; parameters left unchanged", name, estimate.step, k, rho);
+  }
+  if (!(std::isfinite(lr) && lr >= 0.0)) fail("{} step {}: lr = {}: must be finite and >= 0", name, estimate.step, lr);
+  const auto blocks = params.blocks();
+  const auto all_params = params.params();
+  for (std::uint32_t b : estimate.blocks) {
+    if (b >= blocks.size())
+      fail("{} step {}: block {} out of range (the params have {} blocks)", name, estimate.step, b, blocks.size());
+  }
+  if (estimate.restore.pending() && std::size_t(estimate.restore.probe) >= estimate.probes.size())
+    fail("{} step {}: pending restore of probe {}, the estimate has {} probes", name, estimate.step,
+         estimate.restore.probe, estimate.probes.size());
+  for (std::uint32_t b : estimate.blocks) {
+    for (std::size_t p : blocks[b].params) {
+      auto it = state_.find(all_params[p].name);
+      if (it != state_.end() && !it->second.slots.empty() &&
+          std::int64_t(it->second.slots[0].size()) != all_params[p].numel)
+        fail("{} state for parameter '{}' has {} elements, the parameter has {}", name, all_params[p].name,
+             it->second.slots[0].size(), all_params[p].numel);
+    }
+  }
 }
 
 void RuleOptimizer::visit(const UpdateChunk& chunk) const {
@@ -245,6 +265,18 @@ void RuleOptimizer::visit(const UpdateChunk& chunk) const {
   if (!a.moving) return;
   float g[kChunk];
   const std::int64_t n = chunk.n;
+  if (restore_.pending()) {
+    // The estimator's last restore, θ += α·z, rounded as the perturb pass rounds it; the rule then
+    // sees θ at its values from before the step. One read and one write of θ for both.
+    const float* zr = chunk.z[std::size_t(restore_.probe)];
+    const float alpha = restore_.alpha;
+    float* theta = chunk.theta;
+#ifdef __FMA__
+    for (std::int64_t i = 0; i < n; ++i) theta[i] = std::fma(alpha, zr[i], theta[i]);
+#else
+    for (std::int64_t i = 0; i < n; ++i) theta[i] = theta[i] + alpha * zr[i];
+#endif
+  }
   const float* z0 = chunk.z[0];
   const float c0 = coef_[0];
   for (std::int64_t i = 0; i < n; ++i) g[i] = c0 * z0[i];

@@ -59,7 +59,7 @@ StepDriver::StepDriver(ParamSet& params, const Direction& direction, Optimizer& 
 
 StepSummary StepDriver::run(const Estimator& estimator, const Loss& loss, std::span<StepCallback* const> callbacks) {
   const std::uint64_t seed = options_.seed;
-  return run([&](std::int64_t step) { return estimator.estimate(loss, params_, direction_, seed, step); },
+  return run([&](std::int64_t step) { return estimator.estimate(loss, params_, direction_, seed, step, Restore::in_update); },
              evaluations_per_step(estimator.options()), callbacks);
 }
 
@@ -103,11 +103,12 @@ StepSummary StepDriver::run(const EstimateFn& estimate_step, std::int64_t per_st
       blocks = direction_.active_blocks(o.seed, t);
       for (StepCallback* c : callbacks) c->begin_step(t, blocks);
     }
-    const Estimate estimate = estimate_step(t);
+    Estimate estimate = estimate_step(t);
     s.evaluations += estimate.evaluations;
     s.last_loss = estimate.loss;
     StepRecord record{.step = t, .lr = lr, .estimate = &estimate, .skipped = false, .evaluations = s.evaluations};
     if (!estimate.finite) {
+      finish_restore(params_, direction_, estimate);  // no update follows
       if (o.nan_policy == NanPolicy::stop) {
         s.termination = Termination::non_finite_loss;
         s.message = fmt::format("a loss evaluation at step {} was {} (nan_policy stop): θ holds its values from "

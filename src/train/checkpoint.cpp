@@ -1,5 +1,6 @@
 #include "zo/train/checkpoint.hpp"
 
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
 #include "zo/util/json_depth.hpp"
@@ -152,7 +153,8 @@ fs::path write_checkpoint(const fs::path& root, const ParamSet& trainable, const
       const fs::path p = tmp / f;
       files[std::string(f)] = {{"bytes", fs::file_size(p)}, {"crc32", crc_of_file(p)}};
     }
-    const nlohmann::json meta = {{"format", kFormat}, {"version", kVersion}, {"run", state.to_json()}, {"files", files}};
+    const nlohmann::json meta = {{"format", kFormat},       {"version", kVersion},        {"z_stream", kZStreamVersion},
+                                     {"run", state.to_json()}, {"files", files}};
     write_file_atomic(tmp / kState, meta.dump(2) + "\n");
     fsync_directory(tmp);
     if (fs::exists(final_dir)) retire(root, final_dir);
@@ -217,6 +219,8 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir, ParamSet& trainable) {
   if (field<std::string>(meta, "format", where) != kFormat) fail("{}: field 'format': not a zo checkpoint", where);
   const int version = field<int>(meta, "version", where);
   if (version != kVersion) fail("{}: field 'version': {} is not supported (this zo reads version {})", where, version, kVersion);
+  // Checkpoints written before the field drew from z-stream version 1.
+  check_z_stream_version(meta.contains("z_stream") ? field<int>(meta, "z_stream", where) : 1, where);
   const auto files = field<nlohmann::json>(meta, "files", where);
   for (std::string_view f : {kParams, kOptimizer}) {
     const fs::path p = dir / f;

@@ -1,5 +1,6 @@
 #include "zo/train/ledger.hpp"
 
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 #include "zo/util/files.hpp"
 #include "zo/util/json_depth.hpp"
@@ -127,6 +128,14 @@ std::string format_ledger_row(const LedgerRow& row) {
   return fmt::format("{}\t{:08x}", body, crc_of(body));
 }
 
+int ledger_z_stream(const nlohmann::json& config, const std::string& where) {
+  if (!config.is_object() || !config.contains("z_stream")) return 1;
+  const nlohmann::json& v = config.at("z_stream");
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 1000000)
+    fail("{}: the config's 'z_stream' = {}: must be an integer >= 1", where, v.dump());
+  return v.get<int>();
+}
+
 Ledger read_ledger(const std::filesystem::path& path) {
   const std::string text = read_file(path, "ledger");
   Ledger ledger;
@@ -239,6 +248,7 @@ LedgerWriter LedgerWriter::resume(const std::filesystem::path& path, const nlohm
                                   int fsync_every) {
   if (fsync_every < 1) fail("ledger option 'fsync_every' = {}: must be >= 1", fsync_every);
   const Ledger ledger = read_ledger(path);
+  check_z_stream_version(ledger_z_stream(ledger.config, path.string()), path.string());
   if (ledger.config != config) {
     fail("{}: the ledger's config differs from this run's (resume with the same options)\n  ledger: {}\n  run:    {}",
          path.string(), ledger.config.dump(), config.dump());

@@ -1,6 +1,7 @@
 #include "zo/train/replay.hpp"
 
 #include "zo/core/direction.hpp"
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 #include "zo/optim/estimator.hpp"
 #include "zo/optim/optimizer.hpp"
@@ -17,10 +18,29 @@ namespace {
 
 bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }
 
+// The recomputed estimate against its ledger row (`used`: evaluations the estimator asked for).
+void check_row(const Estimate& est, const LedgerRow& row, std::size_t used, const std::string& line) {
+  if (used != row.losses.size()) fail("{}: {} evaluations recorded, the estimator used {}", line, row.losses.size(), used);
+  if (est.blocks != row.blocks) fail("{}: the recomputed active blocks differ from the recorded ones", line);
+  if (est.probes.size() != row.probes.size()) fail("{}: {} probes recorded, {} recomputed", line, row.probes.size(), est.probes.size());
+  for (std::size_t k = 0; k < row.probes.size(); ++k) {
+    const Probe& a = est.probes[k];
+    const Probe& b = row.probes[k];
+    if (a.draw.seed != b.draw.seed || std::bit_cast<std::uint32_t>(a.draw.scale) != std::bit_cast<std::uint32_t>(b.draw.scale)) {
+      fail("{}: probe {}: the recomputed seed or scale differs from the recorded one", line, k);
+    }
+    if (!same_bits(a.rho, b.rho) && !(std::isnan(a.rho) && std::isnan(b.rho))) {
+      fail("{}: probe {}: ρ recomputed as {} but recorded as {}", line, k, a.rho, b.rho);
+    }
+  }
+  if (row.skipped != !est.finite) fail("{}: the row's skipped flag does not match its losses", line);
+}
+
 }  // namespace
 
 ReplaySummary replay_ledger(const Ledger& ledger, ParamSet& params, const std::string& where) {
   const nlohmann::json& config = ledger.config;
+  check_z_stream_version(ledger_z_stream(config, where), where);
   for (const char* key : {"params", "direction", "estimator", "optimizer", "seed"}) {
     if (!config.contains(key)) fail("{}: the ledger's config has no '{}' (not a zo finetune ledger?)", where, key);
   }
@@ -50,21 +70,14 @@ ReplaySummary replay_ledger(const Ledger& ledger, ParamSet& params, const std::s
       if (next >= row.losses.size()) fail("{}: the estimator asked for more evaluations than the {} recorded", line, row.losses.size());
       return row.losses[next++];
     };
-    Estimate est = estimator.estimate(loss, params, direction, seed, row.step);
-    if (next != row.losses.size()) fail("{}: {} evaluations recorded, the estimator used {}", line, row.losses.size(), next);
-    if (est.blocks != row.blocks) fail("{}: the recomputed active blocks differ from the recorded ones", line);
-    if (est.probes.size() != row.probes.size()) fail("{}: {} probes recorded, {} recomputed", line, row.probes.size(), est.probes.size());
-    for (std::size_t k = 0; k < row.probes.size(); ++k) {
-      const Probe& a = est.probes[k];
-      const Probe& b = row.probes[k];
-      if (a.draw.seed != b.draw.seed || std::bit_cast<std::uint32_t>(a.draw.scale) != std::bit_cast<std::uint32_t>(b.draw.scale)) {
-        fail("{}: probe {}: the recomputed seed or scale differs from the recorded one", line, k);
-      }
-      if (!same_bits(a.rho, b.rho) && !(std::isnan(a.rho) && std::isnan(b.rho))) {
-        fail("{}: probe {}: ρ recomputed as {} but recorded as {}", line, k, a.rho, b.rho);
-      }
+    // The restore is left to the update, as in training, so that replay rounds as the run did.
+    Estimate est = estimator.estimate(loss, params, direction, seed, row.step, Restore::in_update);
+    try {
+      check_row(est, row, next, line);
+    } catch (...) {
+      finish_restore(params, direction, est);
+      throw;
     }
-    if (row.skipped != !est.finite) fail("{}: the row's skipped flag does not match its losses", line);
     return est;
   };
   StepDriver driver(params, direction, *optimizer,

@@ -153,6 +153,7 @@ nlohmann::json Trainer::ledger_config() const {
   config["estimator"] = to_json(options_.estimator);
   config["optimizer"] = to_json(options_.optimizer);
   config["params"] = describe_params(objective_.params());
+  config["z_stream"] = kZStreamVersion;
   return config;
 }
 
@@ -191,6 +192,10 @@ TrainSummary Trainer::run() {
   if (o.resume) {
     if (const int n = remove_stale_temporaries(o.out_dir); n > 0)
       note(fmt::format("resume: removed {} temporary file(s) an interrupted run left in {}", n, o.out_dir.string()));
+    // A run recorded under other z streams cannot continue: refused before any checkpoint is tried.
+    if (fs::exists(ledger_path)) {
+      check_z_stream_version(ledger_z_stream(read_ledger(ledger_path).config, ledger_path.string()), ledger_path.string());
+    }
     // The newest checkpoint that loads; an incomplete or corrupt one is skipped for the one before it.
     std::optional<fs::path> resumed_from;
     for (const fs::path& dir : list_checkpoints(checkpoint_root)) {

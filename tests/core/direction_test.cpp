@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using zo::test::expect_error;
@@ -265,38 +266,98 @@ TEST(Direction, RademacherFillIsTheValueStreamSign) {
   EXPECT_EQ(z, ref);
 }
 
-TEST(Direction, SparseKeepsExactlyTheMaskedCoordinatesScaled) {
+// The sparse definition of direction.hpp, written out with the public streams.
+std::vector<float> sparse_reference(const DirectionOptions& o, const zo::Param& p, std::uint64_t seed) {
+  const std::int64_t S = zo::kSparseSpan;
+  std::vector<float> z(std::size_t(p.numel), 0.0f);
+  const auto scale = float(1.0 / std::sqrt(o.keep));
+  for (std::int64_t c = 0; c * S < p.numel; ++c) {
+    std::vector<std::uint32_t> gaps(static_cast<std::size_t>(S));
+    zo::fill_gaps({seed, p.key, zo::Stream::mask}, c * S, S, o.keep, gaps.data());
+    std::vector<float> values(static_cast<std::size_t>(S));
+    if (o.distribution == Distribution::rademacher) {
+      zo::fill_rademacher({seed, p.key, zo::Stream::value}, c * S, S, values.data());
+    } else {
+      zo::fill_normal({seed, p.key, zo::Stream::value}, c * S, S, values.data());
+    }
+    std::int64_t pos = -1;
+    for (std::int64_t j = 0; j < S; ++j) {
+      pos += 1 + std::int64_t(gaps[std::size_t(j)]);
+      if (pos >= S) break;
+      if (c * S + pos < p.numel) z[std::size_t(c * S + pos)] = values[std::size_t(j)] * scale;
+    }
+  }
+  return z;
+}
+
+TEST(Direction, SparseKeepsTheGapDrawnCoordinatesWithTheSpansValuesScaled) {
   Fixture f(Shapes{{200000}});
   for (const Distribution dist : {Distribution::gaussian, Distribution::rademacher}) {
-    DirectionOptions o;
-    o.kind = DirectionKind::sparse;
-    o.keep = 0.1;
-    o.distribution = dist;
-    const zo::Direction d(o, f.set);
-    const zo::Param& p = f.set.param(0);
-    const std::int64_t n = p.numel;
-    std::vector<float> z(n), values(n), mask(n);
-    d.fill(p, {17, 1.0f}, 0, n, z.data());
-    if (dist == Distribution::gaussian) {
-      zo::fill_normal({17, p.key, zo::Stream::value}, 0, n, values.data());
-    } else {
-      zo::fill_rademacher({17, p.key, zo::Stream::value}, 0, n, values.data());
-    }
-    zo::fill_uniform({17, p.key, zo::Stream::mask}, 0, n, mask.data());
-    std::int64_t kept = 0;
-    const double scale = 1.0 / std::sqrt(0.1);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const double expect = values[std::size_t(i)] * scale;
-      if (double(mask[std::size_t(i)]) < 0.1) {
-        ++kept;
-        ASSERT_NEAR(z[std::size_t(i)], expect, 1e-6 * std::abs(expect)) << zo::to_string(dist) << " " << i;
-      } else {
-        ASSERT_EQ(std::bit_cast<std::uint32_t>(z[std::size_t(i)]), 0u) << zo::to_string(dist) << " " << i;
+    for (const double keep : {0.01, 0.1, 0.5, 1.0}) {
+      DirectionOptions o;
+      o.kind = DirectionKind::sparse;
+      o.keep = keep;
+      o.distribution = dist;
+      const zo::Direction d(o, f.set);
+      const zo::Param& p = f.set.param(0);
+      const std::int64_t n = p.numel;
+      std::vector<float> z(n);
+      d.fill(p, {17, 1.0f}, 0, n, z.data());
+      const std::vector<float> ref = sparse_reference(o, p, 17);
+      std::int64_t kept = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(z[std::size_t(i)]), std::bit_cast<std::uint32_t>(ref[std::size_t(i)]))
+            << zo::to_string(dist) << " keep " << keep << " at " << i;
+        kept += z[std::size_t(i)] != 0.0f ? 1 : 0;
       }
+      // Kept fraction within 5 binomial standard deviations of keep.
+      EXPECT_NEAR(double(kept), keep * n, 5 * std::sqrt(n * keep * (1 - keep)) + 0.5)
+          << zo::to_string(dist) << " keep " << keep;
     }
-    // Kept fraction within 5 binomial standard deviations of keep.
-    EXPECT_NEAR(double(kept), 0.1 * n, 5 * std::sqrt(n * 0.1 * 0.9)) << zo::to_string(dist);
   }
+}
+
+TEST(Direction, SparseSpansAreIndependentAndKeepIndependently) {
+  // 400 spans; per-span kept counts must look binomial(S, keep), with no correlation between a span
+  // and the next (each span draws from its own words only).
+  const std::int64_t S = zo::kSparseSpan;
+  const std::int64_t spans = 400;
+  Fixture f(Shapes{{S * spans}});
+  DirectionOptions o;
+  o.kind = DirectionKind::sparse;
+  o.keep = 0.1;
+  const zo::Direction d(o, f.set);
+  const zo::Param& p = f.set.param(0);
+  std::vector<float> z(std::size_t(p.numel));
+  d.fill(p, {5, 1.0f}, 0, p.numel, z.data());
+  std::vector<double> counts(spans, 0.0);
+  std::vector<std::uint8_t> kept(std::size_t(p.numel));
+  for (std::int64_t i = 0; i < p.numel; ++i) {
+    kept[std::size_t(i)] = z[std::size_t(i)] != 0.0f;
+    counts[std::size_t(i / S)] += kept[std::size_t(i)];
+  }
+  double mean = 0, var = 0, lag = 0;
+  for (double c : counts) mean += c / spans;
+  for (double c : counts) var += (c - mean) * (c - mean) / (spans - 1);
+  for (std::int64_t c = 0; c + 1 < spans; ++c) lag += (counts[std::size_t(c)] - mean) * (counts[std::size_t(c + 1)] - mean);
+  lag /= double(spans - 1) * var;
+  const double binomial_var = S * 0.1 * 0.9;
+  EXPECT_NEAR(mean, S * 0.1, 5 * std::sqrt(binomial_var / spans));
+  EXPECT_GT(var, 0.7 * binomial_var);  // a chi-square with 399 degrees of freedom stays within ±30 %
+  EXPECT_LT(var, 1.3 * binomial_var);
+  EXPECT_LT(std::abs(lag), 5.0 / std::sqrt(double(spans)));
+  // Neighbouring coordinates, also across span boundaries, are kept independently: P(both) ≈ keep².
+  double both = 0, across = 0;
+  for (std::int64_t i = 0; i + 1 < p.numel; ++i) both += kept[std::size_t(i)] & kept[std::size_t(i + 1)];
+  for (std::int64_t c = 1; c < spans; ++c) {
+    for (std::int64_t k = 0; k < 16; ++k) across += kept[std::size_t(c * S - 1 - k)] & kept[std::size_t(c * S + k)];
+  }
+  EXPECT_NEAR(both / double(p.numel - 1), 0.01, 5 * std::sqrt(0.01 / double(p.numel)));
+  EXPECT_NEAR(across / double(16 * (spans - 1)), 0.01, 5 * std::sqrt(0.01 / double(16 * (spans - 1))));
+  // Two spans never repeat each other's pattern.
+  std::set<std::vector<std::uint8_t>> patterns;
+  for (std::int64_t c = 0; c < spans; ++c) patterns.emplace(kept.begin() + c * S, kept.begin() + (c + 1) * S);
+  EXPECT_EQ(patterns.size(), std::size_t(spans));
 }
 
 TEST(Direction, LowRankFillIsUVTransposeOverSqrtRank) {
@@ -336,17 +397,21 @@ TEST(Direction, LowRankFillIsUVTransposeOverSqrtRank) {
 
 TEST(Direction, FillOfAnySubrangeEqualsTheSliceOfTheWhole) {
   Fixture f({{37, 101}});
-  for (auto [kind, rank] : std::vector<std::pair<DirectionKind, int>>{
-           {DirectionKind::dense, 1}, {DirectionKind::sparse, 1}, {DirectionKind::low_rank, 4}, {DirectionKind::low_rank, 9}}) {
+  for (auto [kind, rank, dist] : std::vector<std::tuple<DirectionKind, int, Distribution>>{
+           {DirectionKind::dense, 1, Distribution::gaussian}, {DirectionKind::dense, 1, Distribution::rademacher},
+           {DirectionKind::sparse, 1, Distribution::gaussian}, {DirectionKind::sparse, 1, Distribution::rademacher},
+           {DirectionKind::low_rank, 4, Distribution::gaussian}, {DirectionKind::low_rank, 9, Distribution::rademacher}}) {
     DirectionOptions o;
     o.kind = kind;
+    o.distribution = dist;
     o.keep = 0.3;
     o.rank = rank;
     const zo::Direction d(o, f.set);
     const zo::Param& p = f.set.param(0);
     std::vector<float> whole(std::size_t(p.numel));
     d.fill(p, {4, 1.0f}, 0, p.numel, whole.data());
-    for (auto [begin, n] : std::vector<std::pair<int, int>>{{0, 1}, {1, 100}, {99, 205}, {101, 3}, {3000, 737}}) {
+    for (auto [begin, n] : std::vector<std::pair<int, int>>{
+             {0, 1}, {1, 100}, {99, 205}, {101, 3}, {3000, 737}, {2000, 100}, {2047, 2}, {31, 2050}, {33, 3704}}) {
       std::vector<float> part(static_cast<std::size_t>(n));
       d.fill(p, {4, 1.0f}, begin, n, part.data());
       for (int k = 0; k < n; ++k) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -137,6 +138,73 @@ TEST(Perturb, BlockCoordinatePassLeavesOtherBlocksBitForBitUnchanged) {
         EXPECT_EQ(m.storage[i], before[i]) << label(o) << " " << m.set.param(i).name;
       }
     }
+  }
+}
+
+TEST(Perturb, DenseRademacherPassIsFmaOfTheFillBitForBit) {
+  for (const DType dtype : {DType::f32, DType::bf16}) {
+    Model m(dtype);
+    DirectionOptions o;
+    o.distribution = Distribution::rademacher;
+    const zo::Direction d(o, m.set);
+    const auto blocks = all_blocks(m.set);
+    const zo::Draw draw = d.draw(m.set, blocks, 44);
+    std::vector<std::vector<float>> before;
+    for (std::size_t i = 0; i < m.set.params().size(); ++i) before.push_back(m.values(i));
+    zo::perturb(m.set, d, blocks, draw, 0.3f);
+    for (std::size_t i = 0; i < m.set.params().size(); ++i) {
+      const zo::Param& p = m.set.param(i);
+      std::vector<float> z(static_cast<std::size_t>(p.numel));
+      d.fill(p, draw, 0, p.numel, z.data());
+      const auto after = m.values(i);
+      for (std::size_t j = 0; j < z.size(); ++j) {
+        const float sum = std::fma(0.3f, z[j], before[i][j]);
+        std::uint32_t stored = 0;
+        zo::from_f32(p.dtype, &sum, &stored, 1);
+        float expect;
+        zo::to_f32(p.dtype, &stored, &expect, 1);
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(after[j]), std::bit_cast<std::uint32_t>(expect)) << p.name << "[" << j << "]";
+      }
+    }
+  }
+}
+
+TEST(Perturb, SparsePassWritesOnlyTheKeptCoordinates) {
+  // θ = −0.0 everywhere: a dense pass adding a·0 would turn the unkept ones into +0.0.
+  for (const DType dtype : {DType::f32, DType::bf16}) {
+    Model m(dtype);
+    for (const zo::Param& p : m.set.params()) {
+      const std::vector<float> minus_zero(static_cast<std::size_t>(p.numel), -0.0f);
+      zo::from_f32(p.dtype, minus_zero.data(), p.data, minus_zero.size());
+    }
+    DirectionOptions o;
+    o.kind = DirectionKind::sparse;
+    o.keep = 0.05;
+    const zo::Direction d(o, m.set);
+    const auto blocks = all_blocks(m.set);
+    const zo::Draw draw = d.draw(m.set, blocks, 12);
+    zo::perturb(m.set, d, blocks, draw, 0.25f);
+    std::int64_t kept = 0;
+    for (std::size_t i = 0; i < m.set.params().size(); ++i) {
+      const zo::Param& p = m.set.param(i);
+      std::vector<float> z(static_cast<std::size_t>(p.numel));
+      d.fill(p, draw, 0, p.numel, z.data());
+      const auto values = m.values(i);
+      for (std::size_t j = 0; j < z.size(); ++j) {
+        if (z[j] == 0.0f) {
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(values[j]), 0x80000000u) << p.name << "[" << j << "]";
+        } else {
+          ++kept;
+          const float expect = 0.25f * z[j];
+          std::uint32_t stored = 0;
+          zo::from_f32(p.dtype, &expect, &stored, 1);  // rounded to the param's dtype …
+          float back;
+          zo::to_f32(p.dtype, &stored, &back, 1);      // … and read back
+          ASSERT_EQ(values[j], back) << p.name << "[" << j << "]";
+        }
+      }
+    }
+    EXPECT_GT(kept, 0);
   }
 }
 

@@ -169,18 +169,78 @@ TEST(FillUniform, IsTheTop24BitsOfEachWord) {
   }
 }
 
-TEST(FillRademacher, IsMinusOneExactlyWhenTheTopBitIsSet) {
+TEST(FillRademacher, IsBitIMod32OfWordIOver32) {
   const RandomStream s{8, 9, Stream::value};
   const std::int64_t n = 1 << 16;
   std::vector<float> r(n);
   zo::fill_rademacher(s, 5, n, r.data());
   double sum = 0;
   for (std::int64_t k = 0; k < n; ++k) {
-    const std::uint32_t w = zo::bits_at(s, 5 + k);
-    ASSERT_EQ(r[std::size_t(k)], (w >> 31) ? -1.0f : 1.0f);
+    const std::int64_t i = 5 + k;
+    const std::uint32_t w = zo::bits_at(s, i / 32);
+    ASSERT_EQ(r[std::size_t(k)], ((w >> (i % 32)) & 1u) ? -1.0f : 1.0f) << i;
     sum += r[std::size_t(k)];
   }
   EXPECT_LT(std::abs(sum / n), 5.0 / std::sqrt(double(n)));
+}
+
+TEST(FillRademacher, AnyRangeIsTheSliceOfTheWholeFill) {
+  const RandomStream s{123, 456, Stream::low_rank_v};
+  const std::int64_t total = 3 * 4096 + 77;
+  std::vector<float> whole(total);
+  zo::fill_rademacher(s, 0, total, whole.data());
+  for (const std::int64_t begin : {0, 1, 31, 32, 33, 100, 2047, 2048, 4095, 4096, 4097, 8191}) {
+    for (const std::int64_t n : {1, 2, 31, 32, 33, 64, 65, 2048, 4096, 4099}) {
+      if (begin + n > total) continue;
+      std::vector<float> part(static_cast<std::size_t>(n));
+      zo::fill_rademacher(s, begin, n, part.data());
+      for (std::int64_t k = 0; k < n; ++k) {
+        ASSERT_EQ(part[std::size_t(k)], whole[std::size_t(begin + k)]) << "begin " << begin << " n " << n << " k " << k;
+      }
+    }
+  }
+  // Pieces that are not multiples of 32 reassemble the whole.
+  std::vector<float> parts(total);
+  std::int64_t done = 0;
+  for (const std::int64_t len : {7, 45, 1000, 33, 5000, 3}) {
+    zo::fill_rademacher(s, done, len, parts.data() + done);
+    done += len;
+  }
+  zo::fill_rademacher(s, done, total - done, parts.data() + done);
+  EXPECT_EQ(parts, whole);
+}
+
+TEST(FillGaps, AreFloorOfLogURatioWithGeometricLaw) {
+  const RandomStream s{77, 5, Stream::mask};
+  for (const double p : {0.01, 0.1, 0.5, 0.9}) {
+    const std::int64_t n = 200000;
+    std::vector<std::uint32_t> gaps(n);
+    zo::fill_gaps(s, 3, n, p, gaps.data());
+    double sum = 0;
+    std::int64_t off_by_one = 0;
+    for (std::int64_t k = 0; k < n; ++k) {
+      const double u = (double(zo::bits_at(s, 3 + k)) + 0.5) * 0x1p-32;
+      const double exact = std::floor(std::log(u) / std::log1p(-p));
+      const double got = gaps[std::size_t(k)];
+      // Float rounding may move a value that lies next to an integer by one.
+      ASSERT_LE(std::abs(got - exact), 1.0) << "p " << p << " k " << k;
+      off_by_one += got != exact ? 1 : 0;
+      sum += got;
+    }
+    EXPECT_LT(off_by_one, n / 1000) << p;
+    // Mean (1 − p)/p, standard deviation √(1 − p)/p.
+    const double mean = (1 - p) / p;
+    EXPECT_NEAR(sum / double(n), mean, 5 * std::sqrt(1 - p) / p / std::sqrt(double(n))) << p;
+    // A range is the slice of the whole.
+    std::vector<std::uint32_t> part(101);
+    zo::fill_gaps(s, 3 + 999, 101, p, part.data());
+    for (int k = 0; k < 101; ++k) ASSERT_EQ(part[std::size_t(k)], gaps[std::size_t(999 + k)]);
+  }
+  std::vector<std::uint32_t> ones(50);
+  zo::fill_gaps(s, 0, 50, 1.0, ones.data());
+  for (const std::uint32_t g : ones) EXPECT_EQ(g, 0u);
+  EXPECT_THROW(zo::fill_gaps(s, 0, 50, 0.0, ones.data()), zo::Error);
+  EXPECT_THROW(zo::fill_gaps(s, 0, 50, 1.5, ones.data()), zo::Error);
 }
 
 TEST(FillNormal, RejectsNegativeRanges) {

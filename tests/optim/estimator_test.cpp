@@ -193,6 +193,50 @@ TEST(Estimator, ANonFiniteLossMarksTheEstimateAndRestoresTheta) {
   }
 }
 
+TEST(Estimator, InUpdateLeavesOnlyTheLastProbesRestoreAndFinishRestoreAppliesIt) {
+  for (const Difference difference : {Difference::central, Difference::forward}) {
+    for (const int queries : {1, 2, 4}) {
+      Quadratic now, later;
+      const Direction d_now({}, now.params), d_later({}, later.params);
+      const Estimator est(EstimatorOptions{.eps = 1e-2, .queries = queries, .difference = difference});
+      const Estimate a = est.estimate([&] { return now(); }, now.params, d_now, 3, 7);
+      Estimate b = est.estimate([&] { return later(); }, later.params, d_later, 3, 7, Restore::in_update);
+      EXPECT_FALSE(a.restore.pending());
+      ASSERT_TRUE(b.restore.pending());
+      EXPECT_EQ(b.restore.probe, queries - 1);
+      EXPECT_EQ(b.restore.alpha, difference == Difference::central ? 1e-2f : -1e-2f);
+      EXPECT_EQ(a.evaluations, b.evaluations);
+      for (std::size_t k = 0; k < a.probes.size(); ++k) EXPECT_EQ(a.probes[k].rho, b.probes[k].rho);
+      // θ is the last probe's θ − α·z until the restore …
+      std::vector<float> z(now.theta.size());
+      d_later.fill(later.params.param(0), b.probes.back().draw, 0, std::int64_t(z.size()), z.data());
+      for (std::size_t i = 0; i < z.size(); ++i) EXPECT_NEAR(later.theta[i], now.theta[i] - b.restore.alpha * z[i], 1e-6f);
+      // … which finish_restore applies with the bits of the eager restore.
+      finish_restore(later.params, d_later, b);
+      EXPECT_FALSE(b.restore.pending());
+      EXPECT_EQ(later.theta, now.theta);
+      finish_restore(later.params, d_later, b);  // nothing pending: nothing moves
+      EXPECT_EQ(later.theta, now.theta);
+    }
+  }
+}
+
+TEST(Estimator, InUpdateRestoresEverythingWhenTheEstimateIsNotFinite) {
+  for (const Difference difference : {Difference::central, Difference::forward}) {
+    Quadratic f;
+    const std::vector<float> before = f.theta;
+    const Direction direction({}, f.params);
+    const Estimator est(EstimatorOptions{.eps = 1e-2, .queries = 1, .difference = difference});
+    int calls = 0;
+    const Estimate e = est.estimate(
+        [&] { return ++calls == 2 ? std::numeric_limits<double>::quiet_NaN() : f(); }, f.params, direction, 1, 0,
+        Restore::in_update);
+    EXPECT_FALSE(e.finite);
+    EXPECT_FALSE(e.restore.pending());
+    for (std::size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(f.theta[i], before[i], 1e-6f);
+  }
+}
+
 TEST(Estimator, BlockCoordinateProbesMoveOnlyTheActiveBlocks) {
   std::vector<float> a(8, 1.0f), b(8, 2.0f);
   ParamSet params;

@@ -5,6 +5,7 @@
 #include "zo/util/error.hpp"
 #include "zo/core/random.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -82,6 +83,62 @@ void run_steps(Optimizer& opt, Problem& p, const Direction& direction, const Est
     const Estimate e = est.estimate([&] { return p.loss(); }, p.params, direction, 99, s);
     opt.step(p.params, direction, e, 0.01);
   }
+}
+
+// The 3-pass step (restore folded into the update) against the 4-pass step (restore, then update):
+// float32 parameters get the same bits, for every rule, difference, probe count and direction kind.
+TEST(Optimizer, RestoreFoldedIntoTheUpdateGivesTheSameBitsAsASeparatePass) {
+  std::vector<DirectionOptions> directions(3);
+  directions[1].distribution = Distribution::rademacher;
+  directions[2].kind = DirectionKind::sparse;
+  directions[2].keep = 0.3;
+  for (const OptimizerKind kind : kKinds) {
+    for (const Difference difference : {Difference::central, Difference::forward}) {
+      for (const int queries : {1, 3}) {
+        for (const DirectionOptions& d : directions) {
+          Problem fused, separate;
+          const Direction dir_fused(d, fused.params), dir_separate(d, separate.params);
+          OptimizerOptions o = options_for(kind);
+          o.weight_decay = 0.1;
+          o.no_decay_pattern = "";
+          auto opt_fused = Optimizer::create(o), opt_separate = Optimizer::create(o);
+          const Estimator est(EstimatorOptions{.eps = 1e-2, .queries = queries, .difference = difference});
+          for (std::int64_t step = 0; step < 4; ++step) {
+            const Estimate a = est.estimate([&] { return fused.loss(); }, fused.params, dir_fused, 5, step, Restore::in_update);
+            ASSERT_TRUE(a.restore.pending());
+            EXPECT_EQ(a.restore.probe, queries - 1);
+            EXPECT_EQ(a.restore.alpha, difference == Difference::central ? 1e-2f : -1e-2f);
+            opt_fused->step(fused.params, dir_fused, a, 0.05);
+            const Estimate b = est.estimate([&] { return separate.loss(); }, separate.params, dir_separate, 5, step);
+            ASSERT_FALSE(b.restore.pending());
+            opt_separate->step(separate.params, dir_separate, b, 0.05);
+          }
+          const std::string label = fmt::format("{} {} q={} {}/{}", to_string(kind), to_string(difference), queries,
+                                                to_string(d.kind), to_string(d.distribution));
+          ASSERT_EQ(0, std::memcmp(fused.a.data(), separate.a.data(), fused.a.size() * sizeof(float))) << label;
+          ASSERT_EQ(0, std::memcmp(fused.b.data(), separate.b.data(), fused.b.size() * sizeof(float))) << label;
+          EXPECT_NE(fused.a, Problem().a) << label;
+        }
+      }
+    }
+  }
+}
+
+TEST(Optimizer, ARefusedStepStillAppliesThePendingRestore) {
+  Problem p;
+  const Direction direction({}, p.params);
+  auto opt = Optimizer::create(options_for(OptimizerKind::zo_adamm));
+  const Estimator est(EstimatorOptions{.eps = 1e-2});
+  const std::vector<float> a0 = p.a, b0 = p.b;
+  Estimate e = est.estimate([&] { return p.loss(); }, p.params, direction, 9, 0, Restore::in_update);
+  ASSERT_TRUE(e.restore.pending());
+  EXPECT_NE(p.a, a0);  // θ − εz until the update
+  const std::string message = error_of([&] { opt->step(p.params, direction, e, std::nan("")); });
+  EXPECT_NE(message.find("lr = nan"), std::string::npos) << message;
+  // Back within the rounding of the ±ε sequence, as a 4-pass estimate leaves it.
+  for (std::size_t i = 0; i < a0.size(); ++i) EXPECT_NEAR(p.a[i], a0[i], 1e-6f);
+  for (std::size_t i = 0; i < b0.size(); ++i) EXPECT_NEAR(p.b[i], b0[i], 1e-6f);
+  EXPECT_EQ(opt->state_bytes(), 0);
 }
 
 TEST(Optimizer, StateIsAllocatedLazilyForTheParamsThatMoved) {

@@ -1,5 +1,6 @@
 #include "zo/train/checkpoint.hpp"
 
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -154,6 +155,29 @@ TEST(Checkpoint, CorruptOrIncompleteFilesAreErrors) {
   EXPECT_NE(load_error(path3, f.params).find("field 'version': 9 is not supported"), std::string::npos);
   std::ofstream(path3 / "state.json", std::ios::trunc) << "{";
   EXPECT_NE(load_error(path3, f.params).find("not valid JSON"), std::string::npos);
+}
+
+TEST(Checkpoint, AnotherZStreamVersionIsRefusedNamingTheFileAndBothVersions) {
+  TempDir dir;
+  Fixture f;
+  const auto path = zo::write_checkpoint(dir.path, f.params, state_dict(), run_state(3));
+  nlohmann::json meta;
+  std::ifstream(path / "state.json") >> meta;
+  EXPECT_EQ(meta.at("z_stream"), zo::kZStreamVersion);
+  for (const bool drop : {false, true}) {
+    // A checkpoint written before the field drew from version 1.
+    if (drop) {
+      meta.erase("z_stream");
+    } else {
+      meta["z_stream"] = 1;
+    }
+    std::ofstream(path / "state.json", std::ios::trunc) << meta.dump();
+    const std::string error = load_error(path, f.params);
+    EXPECT_NE(error.find((path / "state.json").string()), std::string::npos) << error;
+    EXPECT_NE(error.find(fmt::format("z-stream version 1, but this zo draws version {}", zo::kZStreamVersion)),
+              std::string::npos)
+        << error;
+  }
 }
 
 TEST(RunState, FromJsonNamesAMissingField) {

@@ -4,6 +4,7 @@
 #include "../test_util.hpp"
 
 #include "zo/core/params.hpp"
+#include "zo/core/random.hpp"
 #include "zo/optim/optimizer.hpp"
 #include "zo/train/checkpoint.hpp"
 #include "zo/train/ledger.hpp"
@@ -158,7 +159,8 @@ TEST(HostileInput, ReplayRefusesASeedThatIsNotANonNegativeInteger) {
   ledger.config = {{"params", zo::describe_params(set)},
                    {"direction", nlohmann::json::object()},
                    {"estimator", nlohmann::json::object()},
-                   {"optimizer", nlohmann::json::object()}};
+                   {"optimizer", nlohmann::json::object()},
+                   {"z_stream", zo::kZStreamVersion}};
   for (const nlohmann::json& seed : {nlohmann::json(1e300), nlohmann::json(-1), nlohmann::json("7")}) {
     ledger.config["seed"] = seed;
     expect_error([&] { zo::replay_ledger(ledger, set, "ledger.tsv"); }, {"ledger.tsv", "'seed'", "must be an integer >= 0"});

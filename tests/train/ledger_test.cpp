@@ -1,5 +1,6 @@
 #include "zo/train/ledger.hpp"
 
+#include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -47,7 +48,9 @@ zo::LedgerRow row(std::int64_t step) {
   return r;
 }
 
-const nlohmann::json kConfig = {{"optimizer", {{"kind", "zo-sgd"}, {"lr", 1e-6}}}, {"mode", "full"}};
+// A config as zo's runs write it: with the z-stream version they drew from (resume checks it).
+const nlohmann::json kConfig = {
+    {"optimizer", {{"kind", "zo-sgd"}, {"lr", 1e-6}}}, {"mode", "full"}, {"z_stream", zo::kZStreamVersion}};
 
 void expect_same_bits(double a, double b) { EXPECT_EQ(std::bit_cast<std::uint64_t>(a), std::bit_cast<std::uint64_t>(b)); }
 

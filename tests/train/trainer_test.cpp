@@ -229,4 +229,61 @@ TEST(Replay, OtherParametersOrATamperedRowAreErrors) {
   }
 }
 
+TEST(Replay, ARunOfAnotherZStreamVersionIsRefusedOnReplayAndResume) {
+  TempDir dir;
+  LeastSquares obj;
+  auto o = options(dir.path, zo::OptimizerKind::zo_sgd, zo::BlockOrder::all);
+  o.steps = 4;
+  zo::Trainer(obj, o).run();
+  const fs::path ledger_path = dir.path / "ledger.tsv";
+  auto ledger = zo::read_ledger(ledger_path);
+  EXPECT_EQ(ledger.config.at("z_stream"), zo::kZStreamVersion);
+  const std::string versions = fmt::format("z-stream version 1, but this zo draws version {}", zo::kZStreamVersion);
+  for (const bool drop : {false, true}) {
+    // A ledger without the field was written under version 1.
+    if (drop) {
+      ledger.config.erase("z_stream");
+    } else {
+      ledger.config["z_stream"] = 1;
+    }
+    LeastSquares fresh;
+    const auto before = fresh.bytes();
+    try {
+      zo::replay_ledger(ledger, fresh.set, ledger_path.string());
+      FAIL();
+    } catch (const zo::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(ledger_path.string() + ": recorded with " + versions), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(fresh.bytes(), before);  // refused before any step
+  }
+  // Resume: the run folder's ledger says version 1.
+  std::string text;
+  {
+    std::ifstream in(ledger_path);
+    std::stringstream s;
+    s << in.rdbuf();
+    text = s.str();
+  }
+  const std::string field = fmt::format("\"z_stream\":{}", zo::kZStreamVersion);
+  const auto at = text.find(field);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, field.size(), "\"z_stream\":1");
+  std::ofstream(ledger_path, std::ios::trunc) << text;
+  o.resume = true;
+  LeastSquares resumed;
+  try {
+    zo::Trainer(resumed, o).run();
+    FAIL();
+  } catch (const zo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(ledger_path.string() + ": recorded with " + versions), std::string::npos) << e.what();
+  }
+  // The writer refuses it too.
+  try {
+    zo::LedgerWriter::resume(ledger_path, zo::read_ledger(ledger_path).config, 4);
+    FAIL();
+  } catch (const zo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(versions), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

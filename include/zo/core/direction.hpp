@@ -2,9 +2,14 @@
 // A direction is defined by (options, the ParamSet's names/shapes/blocks, seed, step) alone.
 //
 // - dense:    every moving coordinate, z ~ N(0, I) (MeZO).
-// - sparse:   coordinate i of param t kept iff uniform(seed, t, Stream::mask, i) < keep; kept values
-//             are scaled by 1/sqrt(keep) so that E[z zᵀ] = I (the estimate stays unbiased). The kept
-//             fraction equals `keep` up to binomial noise.
+// - sparse:   each param is cut into spans of kSparseSpan elements; span c = [c·S, c·S + S) keeps
+//             the positions drawn by geometric gaps from the mask stream:
+//               pos₀ = −1,  pos_{j+1} = pos_j + 1 + gap(seed, t, Stream::mask, c·S + j, keep)
+//             (fill_gaps), kept while pos_{j+1} < S, so each coordinate is kept with probability
+//             `keep`, independently of the others, and a span costs ~keep·S draws. The j-th kept
+//             coordinate of span c takes value element c·S + j of the value stream. Kept values are
+//             scaled by 1/sqrt(keep) so that E[z zᵀ] = I (the estimate stays unbiased). Spans are
+//             independent: any range of a param is generated from the spans it meets alone.
 // - low_rank: a 2-D param W (m×n) moves by Z = U Vᵀ / sqrt(r), U (m×r), V (n×r) ~ N(0, 1) drawn from
 //             the seed (streams low_rank_u / low_rank_v); E[Z⊙Z] = 1 elementwise. Params that are not
 //             2-D move densely. Z is never materialised.
@@ -27,6 +32,9 @@
 #include <vector>
 
 namespace zo {
+
+// S of the sparse spans (elements); fixed forever under a z-stream version (random.hpp).
+inline constexpr std::int64_t kSparseSpan = 2048;
 
 enum class DirectionKind { dense, sparse, low_rank };
 enum class Distribution { gaussian, rademacher, sphere };

@@ -19,8 +19,9 @@ inline constexpr std::int64_t kChunk = 2048;
 // 16k elements of work (15-45x more per step of a d = 10 000 problem on a loaded 2-core machine).
 inline constexpr std::int64_t kParallelMinChunks = 8;
 
-// θ += alpha · z(draw) on every moving coordinate of `blocks`; nothing else is touched.
-// bf16/f16 params are converted to float32, updated, and rounded back.
+// θ += alpha · z(draw) on every moving coordinate of `blocks`, θ = fma(alpha, z, θ) in float32;
+// nothing else is touched. A sparse direction reads and writes only its kept coordinates (the others
+// keep their bits). bf16/f16 params are converted to float32, updated, and rounded back.
 void perturb(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks,
              const Draw& draw, float alpha);
 

@@ -11,6 +11,8 @@
 //   chunk or thread that computes it.
 // - `stream` separates independent uses of the same (seed, tensor): values, sparse masks, the U and V
 //   factors of low-rank directions, selectors.
+// - Rademacher signs are packed: element i's sign is bit i % 32 of word(i / 32) (one Philox word
+//   gives 32 signs, one Philox call 128), still a pure function of (seed, tensor, stream, i).
 // The math (log, sin, cos) uses zo's own float polynomials, not libm, so CPU and CUDA agree to float
 // rounding and the loops vectorise.
 #pragma once
@@ -19,6 +21,17 @@
 #include <string_view>
 
 namespace zo {
+
+// The version of the z streams that directions draw from (Gaussian, Rademacher, sparse masks).
+// Checkpoints and ledgers record it; a run recorded under another version cannot be resumed or
+// replayed, because its directions would differ.
+//   1  one Philox word per Rademacher sign and per sparse keep/drop decision
+//   2  32 Rademacher signs per word; sparse directions draw the kept coordinates by geometric gaps
+//      (direction.hpp). Gaussian values are the same as in version 1.
+inline constexpr int kZStreamVersion = 2;
+
+// Throws zo::Error naming `where` and both versions unless recorded == kZStreamVersion.
+void check_z_stream_version(int recorded, std::string_view where);
 
 enum class Stream : std::uint32_t {
   value = 0,       // the direction's values z
@@ -44,8 +57,13 @@ struct RandomStream {
 
 // out[k] = draw for element (begin + k), k in [0, n). Any begin and n: results do not depend on them.
 void fill_normal(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out);      // N(0, 1)
-void fill_rademacher(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out);  // ±1, p = 1/2
+// ±1, p = 1/2: out[k] = −1 when bit (i % 32) of word(i / 32) is set, else +1, i = begin + k.
+void fill_rademacher(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out);
 void fill_uniform(const RandomStream& s, std::int64_t begin, std::int64_t n, float* out);     // U[0, 1)
+// Geometric gaps with success probability p in (0, 1]: out[k] = min(floor(ℓ(u) · c), 2^24), where
+// u = (word(begin + k) + 0.5)·2^-32, ℓ(u) = −2 ln u in zo's float log (the one the normals use) and
+// c = float(1 / (−2 ln(1 − p))), i.e. floor(ln u / ln(1 − p)): P(gap >= g) = (1 − p)^g. p = 1 gives 0.
+void fill_gaps(const RandomStream& s, std::int64_t begin, std::int64_t n, double p, std::uint32_t* out);
 // Raw 32-bit words: out[k] = word (begin + k) % 4 of Philox(counter (begin + k) / 4).
 void fill_bits(const RandomStream& s, std::int64_t begin, std::int64_t n, std::uint32_t* out);
 

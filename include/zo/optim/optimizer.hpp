@@ -82,8 +82,10 @@ class Optimizer {
 
   const OptimizerOptions& options() const { return options_; }
 
-  // Applies the update for `estimate` at learning rate `lr` (the scheduled η). Throws zo::Error when
-  // estimate.finite is false or any ρ is not finite: θ is never written with NaN.
+  // Applies the update for `estimate` at learning rate `lr` (the scheduled η), with the estimate's
+  // pending restore (Estimate::restore) folded into the same pass: θ ← rule(θ + α·z_restore). Throws
+  // zo::Error when estimate.finite is false or any ρ is not finite: θ is never written with NaN, and
+  // gets its pending restore alone.
   virtual void step(ParamSet& params, const Direction& direction, const Estimate& estimate, double lr) = 0;
 
   virtual StateDict state_dict() const = 0;

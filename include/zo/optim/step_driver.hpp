@@ -5,10 +5,12 @@
 //     stop?     max_steps, the evaluation budget, the time limit      (checked before the step)
 //     η_t       options.lr × lr_factor(schedule, t, max_steps)          (or options.lr_at(t))
 //     begin     callbacks' begin_step(t, blocks)                        (blocks = direction.active_blocks(seed, t))
-//     estimate  Estimator::estimate(loss, θ, direction, seed, t)        (or a custom EstimateFn)
+//     estimate  Estimator::estimate(loss, θ, direction, seed, t, Restore::in_update)  (or a custom
+//               EstimateFn): θ ends at θ − α·z of the last probe, the restore left to the update
 //     NaN?      a non-finite loss or ρ: nan_policy stop ends the run here (θ keeps its value from before
-//               the step; no update, no end_step), skip counts the step and skips the update
-//     update    Optimizer::step(θ, direction, estimate, η_t)
+//               the step; no update, no end_step), skip counts the step and skips the update; either
+//               way θ gets any pending restore (finish_restore)
+//     update    Optimizer::step(θ, direction, estimate, η_t): restore and update in one pass
 //     end       callbacks' end_step(record); any false stops the run      (Termination::callback)
 //     target    a finite loss <= target_loss stops the run               (Termination::target_loss)
 //
@@ -72,7 +74,8 @@ class StepCallback {
 
 // Where an Estimate comes from when it is not Estimator::estimate on a loss: a batched evaluation
 // (the attack), recorded losses (replay). It must reproduce Estimator's draws: probe_seed, and the
-// blocks direction.active_blocks(seed, step).
+// blocks direction.active_blocks(seed, step). It may leave a restore pending (Restore::in_update); it
+// must then apply it (finish_restore) itself when it throws after estimating.
 using EstimateFn = std::function<Estimate(std::int64_t step)>;
 
 struct StepDriverOptions {

@@ -4,7 +4,8 @@
 //     params.safetensors            the trainable parameters (all of them in full mode, the adapters
 //                                   in LoRA mode) in their stored dtypes, under their ParamSet names
 //     optimizer.zosd                 Optimizer::state_dict().serialize() (magic "ZOSD")
-//     state.json                     {"format": "zo-checkpoint", "version": 1, "run": RunState,
+//     state.json                     {"format": "zo-checkpoint", "version": 1, "z_stream": the
+//                                     z-stream version (random.hpp; absent: 1), "run": RunState,
 //                                     "files": {name: {"bytes": n, "crc32": c}}}
 //
 // Writing: everything goes into <root>/.tmp-step-00000120/, each file is fsync'ed, then the folder is
@@ -13,7 +14,7 @@
 // a folder to remove (or one a rewrite of the same step replaces) is first renamed to .old-step-…, so
 // that a kill in the middle of the removal never leaves a final-named folder with files missing.
 // Leftover .tmp- and .old- folders are removed by the next write.
-// Loading checks the format and version, each file's size and CRC-32, and every parameter's name,
+// Loading checks the format, version and z-stream version, each file's size and CRC-32, and every parameter's name,
 // shape and dtype against the ParamSet; each defect is a zo::Error naming the file and the tensor or
 // field.
 #pragma once

@@ -4,7 +4,9 @@
 // File format (text, '\n' line ends), version 1:
 //   line 1   zo-ledger 1                      magic and format version
 //   line 2   config <JSON object on one line> what replay needs besides the rows: the trainable
-//                                             parameter set, direction, estimator and optimizer options
+//                                             parameter set, direction, estimator and optimizer options,
+//                                             and "z_stream": the z-stream version (random.hpp) the
+//                                             run drew from (absent: version 1)
 //   line 3…  one row per step, fields separated by one tab:
 //            step  seeds  scales  rhos  losses  lr  blocks  skipped  crc
 //              step     the step index (0-based, as the estimator saw it); strictly increasing
@@ -54,6 +56,10 @@ struct Ledger {
   std::string warning;                 // non-empty when a truncated last row was dropped
 };
 
+// The z-stream version a ledger config records: its "z_stream", 1 when absent. Throws zo::Error naming
+// `where` when it is not an integer.
+int ledger_z_stream(const nlohmann::json& config, const std::string& where);
+
 // Reads and validates a ledger (see the file format above).
 Ledger read_ledger(const std::filesystem::path& path);
 
@@ -68,7 +74,8 @@ class LedgerWriter {
   static LedgerWriter create(const std::filesystem::path& path, const nlohmann::json& config, int fsync_every = 1);
   // Reopens an existing ledger to continue a run from `next_step`: rows with step >= next_step (written
   // after the checkpoint being resumed) and a truncated tail are cut off (ftruncate + fsync). Throws
-  // zo::Error when the file's config differs from `config`, or rows are missing before next_step.
+  // zo::Error when the file's config differs from `config`, it was recorded with another z-stream
+  // version (check_z_stream_version), or rows are missing before next_step.
   static LedgerWriter resume(const std::filesystem::path& path, const nlohmann::json& config, std::int64_t next_step,
                              int fsync_every = 1);
 
