@@ -35,11 +35,11 @@ void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int6
   constexpr std::int64_t R = kMatmulRows;
   const float beta = bias ? 1.0f : 0.0f;
   const std::int64_t full = N / R * R;
-  for (std::int64_t r = 0; r < full; r += R)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(R), int(OC), int(C), 1.0f, inp + r * C, int(C), wf, int(C), beta,
-                out + r * OC, int(OC));
+  if (full > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(full), int(OC), int(C), 1.0f, inp, int(C), wf, int(C), beta, out,
+                int(OC));
   if (full == N) return;
-  // The last rows, padded with zero rows to the same shape.
+  // The last rows, padded with zero rows to a whole block.
   const std::int64_t n = N - full;
   scratch.rows_in.assign(std::size_t(R * C), 0.0f);
   std::copy(inp + full * C, inp + N * C, scratch.rows_in.data());

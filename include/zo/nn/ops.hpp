@@ -40,8 +40,11 @@ const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into);
 // out (N, OC) = inp (N, C) · wᵀ + bias, with w (OC, C) as nn.Linear stores it and bias (OC) optional.
 // Row-invariant: row i of out depends on row i of inp only, bit for bit, whatever N and the other
 // rows — so a sequence scores the same alone, in any batch, in any micro-batch or on any MPI rank
-// (docs/distributed.md). The product runs as sgemm calls of one fixed shape (kMatmulRows rows, the
-// last block zero-padded): BLAS kernels pick their path and tile tails by the shape, never by the data.
+// (docs/distributed.md). Every row is computed inside a whole block of kMatmulRows rows: one sgemm over
+// the first ⌊N / kMatmulRows⌋ blocks, one over the last rows zero-padded to a block. A BLAS treats the
+// rows of a partial tile differently (OpenBLAS's generic kernels gave the last row of an odd N other
+// bits); whole blocks avoid that. Checked on OpenBLAS's Prescott, SkylakeX and Cooperlake kernels;
+// its Haswell kernels still give some rows other bits (docs/distributed.md).
 inline constexpr std::int64_t kMatmulRows = 32;
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
             std::int64_t OC, Scratch& scratch);
