@@ -215,6 +215,12 @@ TEST(Mpi, TwoRanksGiveTheSingleProcessRunBitForBit) {
     expect_same_run(dir / (name + "-1"), dir / (name + "-2"));
     const auto summary = nlohmann::json::parse(slurp(dir / (name + "-2") / "summary.json"));
     EXPECT_EQ(summary["distributed"]["ranks"], 2);
+    EXPECT_EQ(summary["distributed"]["mode"], "data");
+    EXPECT_NE(summary["distributed"]["communicator"].get<std::string>().find("MPI"), std::string::npos);
+    EXPECT_GE(summary["distributed"]["wait_seconds"].get<double>(), 0.0);
+    const auto single = nlohmann::json::parse(slurp(dir / (name + "-1") / "summary.json"));
+    EXPECT_EQ(single["distributed"]["ranks"], 1);
+    EXPECT_EQ(single["distributed"]["bytes_per_step"], 0.0);  // one process exchanges nothing
     EXPECT_GT(summary["distributed"]["bytes_per_step"].get<double>(), 0.0);
     EXPECT_LT(summary["distributed"]["bytes_per_step"].get<double>(), 4096.0);  // scalars, not weights
   }
