@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
+  openmpi-bin libopenmpi-dev          # MPI: mpirun -np N zo finetune (docs/distributed.md); zo builds without it
   python3 python3-numpy python3-torch python3-matplotlib
   python3-dev python3-venv python3-pybind11 pybind11-dev python3-pytest libdlpack-dev
   nodejs npm

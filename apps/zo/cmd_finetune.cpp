@@ -48,6 +48,7 @@ void run(const OptionBinding<FinetuneOptions>& binding) {
   };
 
   const FinetuneResult r = finetune(o, callbacks);
+  if (r.rank != 0) return;  // a distributed run reports from rank 0 only
   if (o.steps == 0) {
     const Evaluation& e = *r.last_eval;
     std::fprintf(stderr,

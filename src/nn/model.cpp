@@ -417,6 +417,7 @@ LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::
   LossResult result;
   result.count = std::int64_t(rows.size());
   result.token_losses.resize(rows.size());
+  result.position_losses.resize(rows.size());
   result.also_log_probs.resize(rows.size() * also.size());
   // Final norm and head on the scored rows only, a chunk at a time: memory O(chunk · V), not O(N · V).
   constexpr std::int64_t chunk = 128;
@@ -436,6 +437,7 @@ LossResult Model::Impl::loss_tail(const TokenBatch& batch, const float* x, std::
       const double loss = losses[std::size_t(i)];
       result.sum += loss;
       result.token_losses[std::size_t(start + i)] = float(loss);
+      result.position_losses[std::size_t(start + i)] = loss;
       // log p(a) = logit_a − logsumexp = logit_a − logit_target − loss (loss = logsumexp − logit_target).
       const float* row = logits.data() + i * V;
       const double target_logit = row[targets[std::size_t(start + i)]];

@@ -35,8 +35,22 @@ void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int6
     for (std::int64_t i = 0; i < N; ++i) std::copy(bf, bf + OC, out + i * OC);
   }
   const float* wf = as_f32(w, OC * C, scratch.weight);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(N), int(OC), int(C), 1.0f, inp, int(C), wf, int(C),
-              bias ? 1.0f : 0.0f, out, int(OC));
+  constexpr std::int64_t R = kMatmulRows;
+  const float beta = bias ? 1.0f : 0.0f;
+  const std::int64_t full = N / R * R;
+  if (full > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(full), int(OC), int(C), 1.0f, inp, int(C), wf, int(C), beta, out,
+                int(OC));
+  if (full == N) return;
+  // The last rows, padded with zero rows to a whole block.
+  const std::int64_t n = N - full;
+  scratch.rows_in.assign(std::size_t(R * C), 0.0f);
+  std::copy(inp + full * C, inp + N * C, scratch.rows_in.data());
+  scratch.rows_out.resize(std::size_t(R * OC));
+  std::copy(out + full * OC, out + N * OC, scratch.rows_out.data());  // the bias rows (beta = 1) or ignored (beta = 0)
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(R), int(OC), int(C), 1.0f, scratch.rows_in.data(), int(C), wf, int(C),
+              beta, scratch.rows_out.data(), int(OC));
+  std::copy(scratch.rows_out.data(), scratch.rows_out.data() + n * OC, out + full * OC);
 }
 
 void matvec(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t C, std::int64_t OC,

@@ -69,12 +69,18 @@ double classification_loss(std::span<const std::vector<double>> scores, std::spa
     if (gold[i] < 0 || static_cast<std::size_t>(gold[i]) >= s.size()) {
       fail("classification_loss: example {}: gold index {} outside [0, {})", i, gold[i], s.size());
     }
-    const double max = *std::max_element(s.begin(), s.end());
-    double sum = 0.0;
-    for (double v : s) sum += std::exp(v - max);
-    total += -(s[static_cast<std::size_t>(gold[i])] - max - std::log(sum));
+    total += classification_example_loss(s, gold[i]);
   }
   return total / static_cast<double>(scores.size());
+}
+
+double classification_example_loss(std::span<const double> s, int gold) {
+  if (s.empty() || gold < 0 || static_cast<std::size_t>(gold) >= s.size())
+    fail("classification_example_loss: gold index {} outside [0, {})", gold, s.size());
+  const double max = *std::max_element(s.begin(), s.end());
+  double sum = 0.0;
+  for (double v : s) sum += std::exp(v - max);
+  return -(s[static_cast<std::size_t>(gold)] - max - std::log(sum));
 }
 
 int predict(std::span<const double> scores) {

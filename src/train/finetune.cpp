@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace zo {
@@ -82,7 +84,13 @@ const OptionList<FinetuneOptions>& finetune_option_list() {
         .flag("no-shared-prefix", &O::no_shared_prefix, "run full forward passes even when only upper layers move")
         .flag("no-plots", &O::no_plots, "do not write loss.png and accuracy.png")
         .add("out", &O::out, "output folder: model/, ledger.tsv, checkpoints/, logs, plots, summary.json")
-        .flag("resume", &O::resume, "continue the run in --out from its newest checkpoint");
+        .flag("resume", &O::resume, "continue the run in --out from its newest checkpoint")
+        .add("micro-batch", &O::micro_batch,
+             "examples per forward pass of a step's batch (or of this rank's shard): fixed activation memory, the "
+             "same loss bit for bit (0 = the whole batch at once)")
+        .add("mpi-mode", &O::mpi_mode,
+             "under mpirun: data (each rank evaluates a contiguous shard of the batch) or probes (each rank evaluates "
+             "every q-th probe on the whole batch); needs a build with MPI");
     return l;
   }();
   return list;
@@ -157,6 +165,10 @@ void FinetuneOptions::validate() const {
   require_option(checkpoint_every >= 0, "checkpoint-every", checkpoint_every, "must be >= 0 (0 = at the end only)");
   require_option(keep_checkpoints >= 1, "keep-checkpoints", keep_checkpoints, "must be >= 1");
   require_option(ledger_fsync_every >= 1, "ledger-fsync-every", ledger_fsync_every, "must be >= 1");
+  require_option(micro_batch >= 0, "micro-batch", micro_batch, "must be >= 0 (0 = the whole batch at once)");
+  require_choice("mpi-mode", mpi_mode, parallel_mode_from_string);
+  if (mpi_mode != "data" && !built_with_mpi())
+    fail("option 'mpi-mode' = '{}': zo was built without MPI (configure with -DZO_MPI=ON and an MPI library installed)", mpi_mode);
   if (steps == 0 && eval.empty()) fail("option 'steps' = 0 evaluates only: it needs option 'eval' (a JSONL file)");
   if (steps == 0 && resume) fail("option 'resume': nothing to resume with steps = 0");
 }
@@ -185,6 +197,8 @@ TrainerOptions FinetuneOptions::trainer_options() const {
   o.evaluate = !eval.empty();
   o.out_dir = out;
   o.resume = resume;
+  o.micro_batch = micro_batch;
+  o.parallel = parallel_mode_from_string(mpi_mode);
   return o;
 }
 
@@ -250,9 +264,45 @@ void write_plots(const fs::path& out, const TrainSummary& s, std::vector<fs::pat
 
 }  // namespace
 
+namespace {
+
+FinetuneResult finetune_on(const FinetuneOptions& options, const FinetuneCallbacks& all_callbacks, Communicator& comm);
+
+}  // namespace
+
 FinetuneResult finetune(const FinetuneOptions& options, const FinetuneCallbacks& callbacks) {
+  options.validate();
+  if (!launched_by_mpi()) {
+    SingleProcess single;
+    return finetune_on(options, callbacks, single);
+  }
+  if (!built_with_mpi()) {
+    const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+    if (size != nullptr && std::string(size) != "1")
+      fail("started by mpirun with {} ranks, but zo was built without MPI (configure with -DZO_MPI=ON and an MPI library "
+           "installed)", size);
+    SingleProcess single;
+    return finetune_on(options, callbacks, single);
+  }
+  Communicator& comm = world_communicator();
+  if (comm.size() == 1) return finetune_on(options, callbacks, comm);
+  try {
+    return finetune_on(options, callbacks, comm);
+  } catch (const std::exception& e) {
+    // The other ranks may be waiting in an exchange: end them all, never leave them hanging.
+    std::fprintf(stderr, "zo: rank %d of %d: %s\nzo: aborting every rank of the job\n", comm.rank(), comm.size(), e.what());
+    std::fflush(stderr);
+    comm.abort(1);
+    throw;  // not reached: abort() ends the process
+  }
+}
+
+namespace {
+
+FinetuneResult finetune_on(const FinetuneOptions& options, const FinetuneCallbacks& all_callbacks, Communicator& comm) {
   const FinetuneOptions& a = options;
-  a.validate();
+  const bool root = comm.rank() == 0;  // the only rank that writes files and reports progress
+  const FinetuneCallbacks callbacks = root ? all_callbacks : FinetuneCallbacks{};
   const fs::path out = a.out;
   const tasks::TaskKind kind = tasks::task_kind_from_string(a.task);
   const tasks::PromptTemplate tmpl =
@@ -287,15 +337,16 @@ FinetuneResult finetune(const FinetuneOptions& options, const FinetuneCallbacks&
                             setup.lora.get());
 
   FinetuneResult result;
+  result.rank = comm.rank();
   result.trainable_parameters = objective.params().numel();
   std::error_code ec;
-  fs::create_directories(out, ec);
+  if (root) fs::create_directories(out, ec);
   if (ec) fail("{}: cannot create the output folder: {}", out.string(), ec.message());
 
   if (a.steps == 0) {
     // The model as loaded (zero-shot, or a fine-tuned model/ folder) on the evaluation set.
     const auto t0 = std::chrono::steady_clock::now();
-    const Evaluation e = objective.evaluate();
+    const Evaluation e = objective.evaluate_on(comm);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.summary.message = "evaluation only (steps = 0)";
     result.summary.eval_seconds = seconds;
@@ -306,22 +357,22 @@ FinetuneResult finetune(const FinetuneOptions& options, const FinetuneCallbacks&
                      {"steps", 0},                             {"eval_seconds", seconds},
                      {"forward_passes", result.forward_passes}, {"peak_rss_mb", result.peak_rss_mb},
                      {"first_eval", evaluation_json(e)},       {"last_eval", evaluation_json(e)}};
-    write_file_atomic(out / "summary.json", result.report.dump(2) + "\n");
+    if (root) write_file_atomic(out / "summary.json", result.report.dump(2) + "\n");
     result.files.push_back(out / "summary.json");
     return result;
   }
 
   TrainerOptions trainer_options = a.trainer_options();
   trainer_options.ledger_config = setup.ledger_config;
-  Trainer trainer(objective, trainer_options);
+  Trainer trainer(objective, trainer_options, &comm);
   trainer.on_step = callbacks.on_step;
   trainer.on_eval = callbacks.on_eval;
   const TrainSummary summary = trainer.run();
 
-  export_weights(model, setup, out / "model", a.model, tokenizer_path);
+  if (root) export_weights(model, setup, out / "model", a.model, tokenizer_path);
   result.files = {out / "model", out / "ledger.tsv", out / "checkpoints", out / "train_log.csv"};
   if (!a.eval.empty()) result.files.push_back(out / "eval_log.csv");
-  if (!a.no_plots) write_plots(out, summary, result.files);
+  if (!a.no_plots && root) write_plots(out, summary, result.files);
   const double steps_run = double(summary.steps - summary.start_step);
   result.summary = summary;
   result.first_eval = summary.first_eval;
@@ -350,9 +401,25 @@ FinetuneResult finetune(const FinetuneOptions& options, const FinetuneCallbacks&
   };
   if (summary.first_eval) report["first_eval"] = evaluation_json(*summary.first_eval);
   if (summary.last_eval) report["last_eval"] = evaluation_json(*summary.last_eval);
-  write_file_atomic(out / "summary.json", report.dump(2) + "\n");
+  // What this rank exchanged with the others (rank 0's view; every rank exchanges the same amount ± its shard).
+  const CommStats& x = summary.exchange;
+  report["distributed"] = {
+      {"ranks", summary.ranks},
+      {"mode", to_string(summary.parallel)},
+      {"micro_batch", a.micro_batch},
+      {"communicator", comm.describe()},
+      {"exchanges", x.exchanges},
+      {"bytes_sent", x.bytes_sent},
+      {"bytes_received", x.bytes_received},
+      {"bytes_per_step", steps_run > 0 ? double(x.bytes_sent + x.bytes_received) / steps_run : 0.0},
+      {"wait_seconds", x.wait_seconds},
+      {"wait_seconds_per_step", steps_run > 0 ? x.wait_seconds / steps_run : 0.0},
+  };
+  if (root) write_file_atomic(out / "summary.json", report.dump(2) + "\n");
   result.files.push_back(out / "summary.json");
   return result;
 }
+
+}  // namespace
 
 }  // namespace zo

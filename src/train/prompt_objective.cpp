@@ -86,8 +86,20 @@ void PromptObjective::begin_step(std::span<const std::size_t> batch, std::span<c
   step_blocks_.assign(blocks.begin(), blocks.end());
   step_batch_.assign(batch.begin(), batch.end());
   step_prefix_layer_ = options_.shared_prefix ? prefix_layer(blocks) : 0;
-  step_packed_.reset();
-  step_hidden_.clear();
+  step_chunks_.clear();
+}
+
+PromptObjective::StepChunk* PromptObjective::step_chunk(std::span<const std::size_t> examples) {
+  if (!step_active_ || examples.empty() || examples.size() > step_batch_.size()) return nullptr;
+  // A contiguous piece of the step's batch (the whole batch, or one micro-batch of it).
+  for (std::size_t offset = 0; offset + examples.size() <= step_batch_.size(); ++offset) {
+    if (!std::equal(examples.begin(), examples.end(), step_batch_.begin() + std::ptrdiff_t(offset))) continue;
+    for (StepChunk& c : step_chunks_)
+      if (c.offset == offset && c.size == examples.size()) return &c;
+    step_chunks_.push_back({.offset = offset, .size = examples.size()});
+    return &step_chunks_.back();
+  }
+  return nullptr;
 }
 
 std::vector<PromptObjective::Group> PromptObjective::groups_of(const tasks::EncodedExample& e) {
@@ -165,60 +177,72 @@ void PromptObjective::scatter(const std::vector<tasks::EncodedExample>& set, std
   sequences_ += std::int64_t(items.size());
 }
 
-double PromptObjective::loss(std::span<const std::size_t> batch) {
-  const bool in_step = step_active_ && std::equal(batch.begin(), batch.end(), step_batch_.begin(), step_batch_.end());
+double PromptObjective::loss(std::span<const std::size_t> batch) { return loss_terms(batch).reduce(); }
+
+LossTerms PromptObjective::loss_terms(std::span<const std::size_t> batch) {
+  StepChunk* const chunk = step_chunk(batch);
+  const bool in_step = chunk != nullptr;
   sync_lora(!in_step);
   const bool lm = options_.loss == tasks::PromptLoss::lm;
   const std::vector<Item> items = items_of(train_, batch, lm);
   std::optional<Packed> local;
   const Packed* packed = nullptr;
-  if (in_step && step_packed_) {
-    packed = &*step_packed_;
+  if (in_step) {
+    if (!chunk->packed) chunk->packed = pack_items(train_, items);
+    packed = &*chunk->packed;
   } else {
     local = pack_items(train_, items);
-    if (in_step) {
-      step_packed_ = std::move(local);
-      packed = &*step_packed_;
-    } else {
-      packed = &*local;
-    }
+    packed = &*local;
   }
   const nn::TokenBatch view = packed->view();
   nn::LossResult result;
   const std::int64_t k = in_step ? step_prefix_layer_ : 0;
   if (k > 0) {
-    if (step_hidden_.empty()) step_hidden_ = model_.hidden_states(view, k);
-    result = model_.loss_from(k, view, step_hidden_, packed->labels, packed->also);
+    if (chunk->hidden.empty()) chunk->hidden = model_.hidden_states(view, k);
+    result = model_.loss_from(k, view, chunk->hidden, packed->labels, packed->also);
   } else {
     result = model_.loss(view, packed->labels, packed->also);
   }
   ++forward_passes_;
+  LossTerms terms;
   if (lm) {
+    // One addend per counted position (Model::loss's order: row by row), one row per example.
     sequences_ += std::int64_t(items.size());
-    return result.mean;
+    terms.values = std::move(result.position_losses);
+    for (std::int64_t b = 0; b < packed->B; ++b) {
+      std::int64_t counted = 0;
+      for (std::int64_t t = 1; t < packed->T; ++t) counted += packed->labels[std::size_t(b * packed->T + t)] != nn::ignore_index;
+      terms.counts.push_back(counted);
+    }
+    return terms;
   }
   std::vector<std::vector<std::vector<double>>> log_probs(train_.size());
   scatter(train_, items, *packed, result, log_probs);
-  std::vector<std::vector<double>> scores;
-  std::vector<int> gold;
   for (std::size_t e : batch) {
     std::vector<double> s;
     for (const auto& lp : log_probs[e]) s.push_back(tasks::candidate_score(lp, tasks::CandidateScore::mean));
-    scores.push_back(std::move(s));
-    gold.push_back(train_[e].gold);
+    terms.values.push_back(tasks::classification_example_loss(s, train_[e].gold));
+    terms.counts.push_back(1);
   }
-  return tasks::classification_loss(scores, gold);
+  return terms;
 }
 
 Evaluation PromptObjective::evaluate() {
+  SingleProcess single;
+  return evaluate_on(single);
+}
+
+Evaluation PromptObjective::evaluate_on(Communicator& comm) {
   sync_lora(true);
   Evaluation out;
   out.examples = std::int64_t(eval_.size());
   if (eval_.empty()) return out;
-  // One item a sequence (a candidate, or single-token candidates sharing a prompt), eval_batch a pass.
-  std::vector<std::size_t> all(eval_.size());
-  for (std::size_t e = 0; e < all.size(); ++e) all[e] = e;
-  const std::vector<Item> items = items_of(eval_, all, false);
+  // This rank's contiguous shard of the examples: one item a sequence (a candidate, or single-token
+  // candidates sharing a prompt), eval_batch a pass.
+  const Shard shard = shard_of(eval_.size(), comm.size(), comm.rank());
+  std::vector<std::size_t> mine;
+  for (std::size_t e = shard.begin; e < shard.end; ++e) mine.push_back(e);
+  const std::vector<Item> items = items_of(eval_, mine, false);
   std::vector<std::vector<std::vector<double>>> log_probs(eval_.size());
   for (std::size_t start = 0; start < items.size(); start += std::size_t(options_.eval_batch)) {
     const std::size_t end = std::min(items.size(), start + std::size_t(options_.eval_batch));
@@ -228,33 +252,53 @@ Evaluation PromptObjective::evaluate() {
     ++forward_passes_;
     scatter(eval_, chunk, p, r, log_probs);
   }
-  std::int64_t correct = 0;
-  std::vector<std::int64_t> class_total, class_correct;  // by gold candidate index
-  std::vector<std::vector<double>> mean_scores;
-  std::vector<int> gold;
-  double gold_sum = 0.0, margin_sum = 0.0;
-  std::int64_t gold_count = 0, margin_count = 0;
-  for (std::size_t e = 0; e < eval_.size(); ++e) {
+  // Per example, one record: [length, correct, has margin, margin term, classification term, gold's
+  // option-token log-probabilities …]; gathered in example order, then summed as one process sums them.
+  std::vector<double> records;
+  for (std::size_t e : mine) {
     std::vector<double> scores, means;
     for (const auto& lp : log_probs[e]) {
       scores.push_back(tasks::candidate_score(lp, options_.score));
       means.push_back(tasks::candidate_score(lp, tasks::CandidateScore::mean));
     }
-    const std::size_t g = std::size_t(eval_[e].gold);
-    if (class_total.size() <= g) class_total.resize(g + 1, 0), class_correct.resize(g + 1, 0);
-    ++class_total[g];
-    if (tasks::predict(scores) == eval_[e].gold) ++correct, ++class_correct[g];
+    const int g = eval_[e].gold;
+    double margin = 0.0;
     if (means.size() > 1) {
       double best_other = -std::numeric_limits<double>::infinity();
       for (std::size_t c = 0; c < means.size(); ++c)
-        if (c != std::size_t(eval_[e].gold)) best_other = std::max(best_other, means[c]);
-      margin_sum += means[std::size_t(eval_[e].gold)] - best_other;
+        if (c != std::size_t(g)) best_other = std::max(best_other, means[c]);
+      margin = means[std::size_t(g)] - best_other;
+    }
+    const std::vector<double>& gold_lp = log_probs[e][std::size_t(g)];
+    records.push_back(double(5 + gold_lp.size()));
+    records.push_back(tasks::predict(scores) == g ? 1.0 : 0.0);
+    records.push_back(means.size() > 1 ? 1.0 : 0.0);
+    records.push_back(margin);
+    records.push_back(options_.loss == tasks::PromptLoss::lm ? 0.0 : tasks::classification_example_loss(means, g));
+    records.insert(records.end(), gold_lp.begin(), gold_lp.end());
+  }
+  const std::vector<double> all = comm.size() > 1 ? comm.allgather(records) : records;
+  std::int64_t correct = 0;
+  std::vector<std::int64_t> class_total, class_correct;  // by gold candidate index
+  double gold_sum = 0.0, margin_sum = 0.0, classification_sum = 0.0;
+  std::int64_t gold_count = 0, margin_count = 0;
+  std::size_t at = 0;
+  for (std::size_t e = 0; e < eval_.size(); ++e) {
+    if (at >= all.size()) fail("evaluation: the ranks returned {} values for {} examples", all.size(), eval_.size());
+    const std::size_t length = std::size_t(all[at]);
+    const double* r = all.data() + at;
+    const std::size_t g = std::size_t(eval_[e].gold);
+    if (class_total.size() <= g) class_total.resize(g + 1, 0), class_correct.resize(g + 1, 0);
+    ++class_total[g];
+    if (r[1] != 0.0) ++correct, ++class_correct[g];
+    if (r[2] != 0.0) {
+      margin_sum += r[3];
       ++margin_count;
     }
-    mean_scores.push_back(std::move(means));
-    gold.push_back(eval_[e].gold);
-    for (double v : log_probs[e][std::size_t(eval_[e].gold)]) gold_sum -= v;
-    gold_count += std::int64_t(log_probs[e][std::size_t(eval_[e].gold)].size());
+    classification_sum += r[4];
+    for (std::size_t i = 5; i < length; ++i) gold_sum -= r[i];
+    gold_count += std::int64_t(length - 5);
+    at += length;
   }
   out.accuracy = double(correct) / double(eval_.size());
   if (margin_count > 0) out.margin = margin_sum / double(margin_count);
@@ -263,7 +307,7 @@ Evaluation PromptObjective::evaluate() {
   for (std::size_t c = 0; c < class_total.size(); ++c)
     if (class_total[c] > 0) recall_sum += double(class_correct[c]) / double(class_total[c]), ++classes;
   out.balanced_accuracy = recall_sum / double(classes);
-  out.loss = options_.loss == tasks::PromptLoss::lm ? gold_sum / double(gold_count) : tasks::classification_loss(mean_scores, gold);
+  out.loss = options_.loss == tasks::PromptLoss::lm ? gold_sum / double(gold_count) : classification_sum / double(eval_.size());
   return out;
 }
 

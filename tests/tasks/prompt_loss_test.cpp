@@ -48,6 +48,10 @@ TEST(PromptLosses, ClassificationLossIsCrossEntropyOverCandidateScores) {
   EXPECT_THROW(zo::tasks::classification_loss(scores, out_of_range), zo::Error);
   const std::vector<int> short_gold{0};
   EXPECT_THROW(zo::tasks::classification_loss(scores, short_gold), zo::Error);
+  // The batch loss is the examples' terms summed in order over their count, bit for bit.
+  const double terms = zo::tasks::classification_example_loss(scores[0], 0) + zo::tasks::classification_example_loss(scores[1], 2);
+  EXPECT_EQ(zo::tasks::classification_loss(scores, gold), terms / 2.0);
+  EXPECT_THROW(zo::tasks::classification_example_loss(scores[0], 2), zo::Error);
 }
 
 TEST(PromptLosses, CandidateScoreIsTheMeanOrSumAndPredictTakesTheFirstMaximum) {

@@ -70,7 +70,7 @@ TEST(Finetune, EveryFieldIsAnOptionWithAUniqueNameAndHelp) {
     s.set(o, s.get(defaults));
     EXPECT_EQ(s.get(o), s.get(defaults)) << s.name;
   }
-  EXPECT_EQ(specs.size(), 49u);  // one per field of FinetuneOptions but the custom template (config only)
+  EXPECT_EQ(specs.size(), 51u);  // one per field of FinetuneOptions but the custom template (config only)
 }
 
 TEST(Finetune, TheDocsListEveryOption) {

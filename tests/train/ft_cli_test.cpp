@@ -258,7 +258,7 @@ TEST(FinetuneCli, HelpListsEveryOption) {
   const std::string help = slurp(log);
   for (const char* option : {"--model", "--task", "--train", "--eval", "--optimizer", "--direction", "--steps", "--lr", "--eps",
                              "--batch", "--k", "--seed", "--eval-every", "--checkpoint-every", "--out", "--resume", "--config",
-                             "--loss", "--mode", "--nan-policy"}) {
+                             "--loss", "--mode", "--nan-policy", "--micro-batch", "--mpi-mode"}) {
     EXPECT_NE(help.find(option), std::string::npos) << option;
   }
 }

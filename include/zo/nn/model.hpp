@@ -77,6 +77,7 @@ struct LossResult {
   double sum = 0.0;                   // summed token cross-entropy (nats)
   std::int64_t count = 0;             // positions counted
   std::vector<float> token_losses;    // per counted position, in (b, t) order
+  std::vector<double> position_losses;  // the same in double: what `sum` adds up, in that order
   // log p(also[j]) at each counted position, row-major (count × also.size()), when the caller passed
   // `also` token ids: the other candidates' scores at a position whose label is one candidate, so that
   // single-token candidates sharing a prompt cost one sequence, not one each.

@@ -31,12 +31,21 @@ namespace ops {
 struct Scratch {
   std::vector<float> weight;  // one converted weight matrix
   std::vector<float> vec;     // converted norm weights / biases
+  std::vector<float> rows_in, rows_out;  // matmul's zero-padded last row block
 };
 
 // Returns `w` as float32: the pointer itself when stored as f32, else a conversion into `into`.
 const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into);
 
 // out (N, OC) = inp (N, C) · wᵀ + bias, with w (OC, C) as nn.Linear stores it and bias (OC) optional.
+// Row-invariant: row i of out depends on row i of inp only, bit for bit, whatever N and the other
+// rows — so a sequence scores the same alone, in any batch, in any micro-batch or on any MPI rank
+// (docs/distributed.md). Every row is computed inside a whole block of kMatmulRows rows: one sgemm over
+// the first ⌊N / kMatmulRows⌋ blocks, one over the last rows zero-padded to a block. A BLAS treats the
+// rows of a partial tile differently (OpenBLAS's generic kernels gave the last row of an odd N other
+// bits); whole blocks avoid that. Checked on OpenBLAS's Prescott, SkylakeX and Cooperlake kernels;
+// its Haswell kernels still give some rows other bits (docs/distributed.md).
+inline constexpr std::int64_t kMatmulRows = 32;
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
             std::int64_t OC, Scratch& scratch);
 

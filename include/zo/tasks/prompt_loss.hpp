@@ -42,6 +42,9 @@ double lm_loss(std::span<const std::vector<double>> gold);
 // classification loss over a batch: scores[i][c] = s_c of example i (mean scores for MeZO's form),
 // gold[i] its gold index. Throws zo::Error on mismatched sizes or a gold index out of range.
 double classification_loss(std::span<const std::vector<double>> scores, std::span<const int> gold);
+// One example's term of classification_loss: −log softmax(scores)[gold]. classification_loss is the
+// sum of these in example order, divided by the number of examples.
+double classification_example_loss(std::span<const double> scores, int gold);
 
 // argmax of the scores, lowest index on ties; throws zo::Error on an empty list.
 int predict(std::span<const double> scores);

@@ -85,6 +85,9 @@ struct FinetuneOptions {
   bool no_plots = false;
   std::string out = "zo-finetune";
   bool resume = false;
+  // Distributed runs (docs/distributed.md): `mpirun -np N zo finetune …` runs one rank a process.
+  std::int64_t micro_batch = 0;        // examples per forward pass of a step's batch or shard (0 = all at once)
+  std::string mpi_mode = "data";       // data (the batch split across ranks) or probes (the q probes split)
 
   // Throws zo::Error naming the option ('batch', 'lr', …), its value and the rule.
   void validate() const;
@@ -110,6 +113,7 @@ struct FinetuneResult {
   double peak_rss_mb = 0.0;
   std::vector<std::filesystem::path> files{};  // written under options.out
   nlohmann::json report{};                   // what summary.json holds
+  int rank = 0;                              // this process's rank in a distributed run (0: the one that wrote the files)
 };
 
 // Hooks for progress displays (the zo command's progress line).
@@ -119,6 +123,10 @@ struct FinetuneCallbacks {
 };
 
 // Loads the model, tokenizer and data, trains, evaluates and writes everything under options.out.
+// Started by an MPI launcher (launched_by_mpi()), every rank runs this call with the same options over
+// world_communicator(): each step is shared by the ranks as options.mpi_mode says, and rank 0 alone
+// writes files and calls `callbacks`. An error on any rank ends every rank (the job is aborted with a
+// message naming the rank) rather than leaving the others waiting.
 // Throws zo::Error on bad options or input; a run that stopped on a non-finite loss (nan_policy stop)
 // returns with summary.termination = non_finite_loss after writing its files.
 FinetuneResult finetune(const FinetuneOptions& options, const FinetuneCallbacks& callbacks = {});

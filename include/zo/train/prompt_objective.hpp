@@ -53,8 +53,15 @@ class PromptObjective : public TrainObjective {
   ParamSet& params() override;
   std::size_t train_size() const override { return train_.size(); }
   void begin_step(std::span<const std::size_t> batch, std::span<const std::uint32_t> blocks) override;
-  double loss(std::span<const std::size_t> batch) override;
-  Evaluation evaluate() override;
+  double loss(std::span<const std::size_t> batch) override;  // loss_terms(batch).reduce()
+  // lm: each example's option-token cross-entropies (count: its option tokens); classification: each
+  // example's cross-entropy over its candidates (count 1). A contiguous piece of the step's batch
+  // (a micro-batch) reuses the step's packing and shared prefix for that piece.
+  LossTerms loss_terms(std::span<const std::size_t> batch) override;
+  Evaluation evaluate() override;  // evaluate_on(SingleProcess)
+  // Each rank scores a contiguous shard of the evaluation examples; the per-example results are
+  // all-gathered and summed in example order, so every rank gets evaluate()'s values bit for bit.
+  Evaluation evaluate_on(Communicator& comm) override;
 
   // Forward passes run so far (a loss with a shared prefix counts as one).
   std::int64_t forward_passes() const { return forward_passes_; }
@@ -88,6 +95,14 @@ class PromptObjective : public TrainObjective {
   void scatter(const std::vector<tasks::EncodedExample>& set, std::span<const Item> items, const Packed& packed,
                const nn::LossResult& result, std::vector<std::vector<std::vector<double>>>& log_probs) const;
   void sync_lora(bool all);
+  // What one contiguous piece of the step's batch keeps across the step's evaluations.
+  struct StepChunk {
+    std::size_t offset = 0, size = 0;
+    std::optional<Packed> packed{};
+    std::vector<float> hidden{};  // the shared prefix's residual stream
+  };
+  // The piece `examples` of the current step's batch (created on first use); nullptr when it is not one.
+  StepChunk* step_chunk(std::span<const std::size_t> examples);
   std::int64_t prefix_layer(std::span<const std::uint32_t> blocks) const;
 
   nn::Model& model_;
@@ -102,8 +117,7 @@ class PromptObjective : public TrainObjective {
   std::vector<std::uint32_t> step_blocks_, previous_blocks_;
   std::vector<std::size_t> step_batch_;
   std::int64_t step_prefix_layer_ = 0;
-  std::optional<Packed> step_packed_;
-  std::vector<float> step_hidden_;
+  std::vector<StepChunk> step_chunks_;
   bool step_active_ = false;
   bool lora_all_dirty_ = true;
 };

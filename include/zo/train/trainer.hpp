@@ -30,6 +30,8 @@
 #include "zo/optim/minimize.hpp"
 #include "zo/optim/optimizer.hpp"
 #include "zo/optim/schedule.hpp"
+#include "zo/train/communicator.hpp"
+#include "zo/train/loss_terms.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -77,9 +79,28 @@ class TrainObjective {
   }
   // Loss on the training examples `batch` at θ as it is now. May be non-finite.
   virtual double loss(std::span<const std::size_t> batch) = 0;
+  // The same loss as per-example terms (loss_terms.hpp), so that pieces of a batch reduce to exactly
+  // loss(batch): what micro-batches and data-parallel ranks need. The default throws zo::Error (the
+  // objective supports neither).
+  virtual LossTerms loss_terms(std::span<const std::size_t> batch);
   // Metrics on the evaluation set at θ as it is now (must not change θ).
   virtual Evaluation evaluate() = 0;
+  // The same with the ranks of `comm` sharing the work; every rank gets the result. The default
+  // evaluates everything on every rank.
+  virtual Evaluation evaluate_on(Communicator& comm) {
+    (void)comm;
+    return evaluate();
+  }
 };
+
+// How the ranks of a distributed run share a step (docs/distributed.md).
+//   data    the step's batch is split into contiguous shards, one a rank; each rank evaluates every
+//           probe on its shard and the per-example losses are all-gathered and reduced in the batch's order
+//   probes  probe k of a step is evaluated by rank k mod N on the whole batch; the (f₊, f₋) pairs are
+//           all-gathered and every rank forms every ρ_k (the seeds are known to all)
+enum class ParallelMode { data, probes };
+std::string_view to_string(ParallelMode);
+ParallelMode parallel_mode_from_string(std::string_view);  // "data" | "probes"; throws zo::Error
 
 struct TrainerOptions {
   std::int64_t steps = 1000;            // T >= 1
@@ -97,6 +118,8 @@ struct TrainerOptions {
   bool evaluate = true;                 // false: no evaluation at all
   std::filesystem::path out_dir;        // required
   bool resume = false;
+  std::int64_t micro_batch = 0;         // >= 0: examples per forward pass of a step's batch (0 = all at once)
+  ParallelMode parallel = ParallelMode::data;  // with a communicator of more than one rank
   // Extra entries for the ledger's config (model, mode, …): what replay needs to rebuild θ. The
   // trainer adds "direction", "estimator", "optimizer", "seed", "params" (names, shapes, dtypes, blocks).
   nlohmann::json ledger_config = nlohmann::json::object();
@@ -128,11 +151,20 @@ struct TrainSummary {
   double loss_cpu_seconds = 0.0;
   std::optional<Evaluation> first_eval, last_eval;
   std::vector<double> losses;    // per step of this process
+  // The run's ranks and what this rank exchanged with the others (communicator.hpp).
+  int ranks = 1;
+  ParallelMode parallel = ParallelMode::data;
+  CommStats exchange{};
 };
 
+// With a communicator of N > 1 ranks, every rank runs the same Trainer over the same objective and
+// data; every rank computes the same losses, ρ and update, so θ stays identical on every rank and
+// bit-identical to one process running the same global batch. Rank 0 alone writes files (ledger,
+// logs, checkpoints); every rank loads the same checkpoint on resume, whatever N was before.
 class Trainer {
  public:
-  Trainer(TrainObjective& objective, TrainerOptions options);  // validates
+  // validates; `communicator` (optional, must outlive run()) spreads each step over its ranks
+  Trainer(TrainObjective& objective, TrainerOptions options, Communicator* communicator = nullptr);
   // Called after every step and every evaluation (in this process).
   std::function<void(const TrainStep&)> on_step;
   std::function<void(std::int64_t step, const Evaluation&)> on_eval;
@@ -148,6 +180,7 @@ class Trainer {
  private:
   TrainObjective& objective_;
   TrainerOptions options_;
+  Communicator* communicator_ = nullptr;
 };
 
 // Identity of a ParamSet for the ledger and checkpoints: names, dtypes, shapes and the block partition.
