@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace zo::nn::ops {
 
@@ -22,6 +23,30 @@ const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into) {
   if (into.size() < std::size_t(n)) into.resize(std::size_t(n));
   to_f32(w.dtype, w.data, into.data(), std::size_t(n));
   return into.data();
+}
+
+bool matmul_is_row_invariant() {
+  static const bool invariant = [] {
+    constexpr std::int64_t C = 64, OC = 48, N = 3 * kMatmulRows + 7;
+    std::vector<float> in(static_cast<std::size_t>(N * C)), w(static_cast<std::size_t>(OC * C));
+    std::uint32_t state = 12345;  // pseudo-random values in [-0.5, 0.5)
+    for (auto* v : {&in, &w})
+      for (float& x : *v) {
+        state = state * 1664525u + 1013904223u;
+        x = float(state >> 8) / float(1u << 24) - 0.5f;
+      }
+    Scratch scratch;
+    const WeightRef wr{w.data(), DType::f32};
+    std::vector<float> all(static_cast<std::size_t>(N * OC));
+    matmul(all.data(), in.data(), wr, {}, N, C, OC, scratch);
+    for (const auto& [first, rows] : {std::pair<std::int64_t, std::int64_t>{5, 3}, {kMatmulRows - 2, 40}, {1, N - 1}}) {
+      std::vector<float> part(static_cast<std::size_t>(rows * OC));
+      matmul(part.data(), in.data() + first * C, wr, {}, rows, C, OC, scratch);
+      if (!std::equal(part.begin(), part.end(), all.begin() + std::ptrdiff_t(first * OC))) return false;
+    }
+    return true;
+  }();
+  return invariant;
 }
 
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,

@@ -2,7 +2,9 @@
 // plots, summary — behind one options struct (finetune.hpp).
 #include "zo/train/finetune.hpp"
 
+#include "zo/nn/blas.hpp"
 #include "zo/nn/model.hpp"
+#include "zo/nn/ops.hpp"
 #include "zo/nn/text.hpp"
 #include "zo/nn/tokenizer.hpp"
 #include "zo/tasks/dataset.hpp"
@@ -336,6 +338,14 @@ FinetuneResult finetune_on(const FinetuneOptions& options, const FinetuneCallbac
                              .shared_prefix = !a.no_shared_prefix},
                             setup.lora.get());
 
+  const bool split_batches = a.micro_batch > 0 || comm.size() > 1;
+  if (root && split_batches && a.steps > 0 && !nn::ops::matmul_is_row_invariant())
+    std::fprintf(stderr,
+                 "zo finetune: warning: OpenBLAS's %s kernels give a row of a matrix product other bits in batches of "
+                 "other sizes, so micro-batches and ranks agree with the whole batch to float rounding, not bit for "
+                 "bit; OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Prescott makes them exact (docs/distributed.md)\n",
+                 nn::blas_core().c_str());
+
   FinetuneResult result;
   result.rank = comm.rank();
   result.trainable_parameters = objective.params().numel();
@@ -408,6 +418,7 @@ FinetuneResult finetune_on(const FinetuneOptions& options, const FinetuneCallbac
       {"mode", to_string(summary.parallel)},
       {"micro_batch", a.micro_batch},
       {"communicator", comm.describe()},
+      {"row_invariant_products", nn::ops::matmul_is_row_invariant()},  // micro-batches and ranks exact
       {"exchanges", x.exchanges},
       {"bytes_sent", x.bytes_sent},
       {"bytes_received", x.bytes_received},

@@ -175,3 +175,33 @@ TEST(Ops, CachedAttentionEqualsTheFullAttentionAtTheNewPositions) {
     for (std::int64_t i = 0; i < n * NH * HD; ++i) EXPECT_EQ(out[i], full[(T - n) * NH * HD + i]) << n << " " << i;
   }
 }
+
+// A row's product depends on that row alone, bit for bit, whatever the other rows and their number:
+// what makes micro-batches and MPI ranks give the whole batch's losses (docs/distributed.md). The
+// probe matmul_is_row_invariant must say whether it holds with this process's BLAS kernels; ctest
+// runs this again under OpenBLAS's Haswell kernels, where it does not.
+TEST(Ops, MatmulRowInvarianceIsWhatItsProbeSays) {
+  bool invariant = true;
+  for (const auto& [C, OC] : {std::pair<std::int64_t, std::int64_t>{96, 80}, {768, 200}, {33, 7}}) {
+    const std::int64_t N = 3 * ops::kMatmulRows + 7;
+    std::vector<float> in(static_cast<std::size_t>(N * C)), w(static_cast<std::size_t>(OC * C)),
+        bias(static_cast<std::size_t>(OC));
+    std::uint32_t state = 7;
+    for (auto* v : {&in, &w, &bias})
+      for (float& x : *v) {
+        state = state * 1664525u + 1013904223u;
+        x = float(state >> 8) / float(1u << 24) - 0.5f;
+      }
+    ops::Scratch scratch;
+    const WeightRef wr{w.data(), zo::DType::f32}, br{bias.data(), zo::DType::f32};
+    std::vector<float> all(static_cast<std::size_t>(N * OC));
+    ops::matmul(all.data(), in.data(), wr, br, N, C, OC, scratch);
+    for (const auto& [first, rows] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+             {0, 1}, {5, 3}, {0, ops::kMatmulRows}, {ops::kMatmulRows - 2, 40}, {N - 7, 7}, {1, N - 1}}) {
+      std::vector<float> part(static_cast<std::size_t>(rows * OC));
+      ops::matmul(part.data(), in.data() + first * C, wr, br, rows, C, OC, scratch);
+      invariant = invariant && std::equal(part.begin(), part.end(), all.begin() + std::ptrdiff_t(first * OC));
+    }
+  }
+  EXPECT_EQ(ops::matmul_is_row_invariant(), invariant);
+}

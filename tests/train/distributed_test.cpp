@@ -4,6 +4,8 @@
 // a rank killed with SIGKILL ends the job with an error instead of a hang.
 // The MPI tests run the real `mpirun` (--oversubscribe: two ranks on a small machine;
 // --allow-run-as-root when root) and are skipped, visibly, when zo was built without MPI.
+#include "zo/nn/blas.hpp"
+#include "zo/nn/ops.hpp"
 #include "zo/train/communicator.hpp"
 #include "zo/train/loss_terms.hpp"
 #include "zo/train/trainer.hpp"
@@ -99,6 +101,13 @@ TEST(Communicator, SingleProcessGathersItsOwnValuesAndShardsCoverTheBatchInOrder
 // ---- whole runs through build/zo ---------------------------------------------------------------------
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  // Kernels whose products are row-invariant (bit-exact splits need them, docs/distributed.md): this
+  // process's when its probe passes, else the generic ones, which every x86-64 CPU runs. Decided
+  // before fork: OpenBLAS's threads do not exist in the child.
+  static const std::string kernels =
+      std::getenv("OPENBLAS_CORETYPE") != nullptr ? ""
+      : zo::nn::ops::matmul_is_row_invariant()    ? zo::nn::blas_core()
+                                                  : "Prescott";
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
@@ -108,6 +117,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
     // One thread a process, so that one process and N ranks run the same arithmetic on a small machine.
     ::setenv("OMP_NUM_THREADS", "1", 1);
     ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    if (!kernels.empty()) ::setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1);
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

@@ -43,9 +43,15 @@ const float* as_f32(WeightRef w, std::int64_t n, std::vector<float>& into);
 // (docs/distributed.md). Every row is computed inside a whole block of kMatmulRows rows: one sgemm over
 // the first ⌊N / kMatmulRows⌋ blocks, one over the last rows zero-padded to a block. A BLAS treats the
 // rows of a partial tile differently (OpenBLAS's generic kernels gave the last row of an odd N other
-// bits); whole blocks avoid that. Checked on OpenBLAS's Prescott, SkylakeX and Cooperlake kernels;
-// its Haswell kernels still give some rows other bits (docs/distributed.md).
+// bits); whole blocks avoid that. Holds on OpenBLAS's Prescott, SkylakeX and Cooperlake kernels. Its
+// Haswell kernels (AVX2; also chosen on AMD Zen) give a row other bits by where it sits in the block,
+// so there rows agree across batches to float rounding only (matmul_is_row_invariant says which).
 inline constexpr std::int64_t kMatmulRows = 32;
+
+// Whether matmul is row-invariant, bit for bit, with this process's BLAS kernels: a probe, run once,
+// of rows taken alone, at other places in a block and in calls of other sizes.
+bool matmul_is_row_invariant();
+
 void matmul(float* out, const float* inp, WeightRef w, WeightRef bias, std::int64_t N, std::int64_t C,
             std::int64_t OC, Scratch& scratch);
 
