@@ -143,8 +143,10 @@ int main(int argc, char** argv) {
   CLI::App app{"zo: zeroth-order optimization — training, fine-tuning and attacking models with forward passes only",
                "zo"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("zo ") + ZO_VERSION + " (OpenBLAS " + zo::nn::blas_core() + ")",
-                       "print the version and the OpenBLAS kernels in use (zo X.Y.Z (OpenBLAS Haswell)) and exit");
+  app.set_version_flag("--version", std::string("zo ") + ZO_VERSION + " (OpenBLAS " + zo::nn::blas_core() + ", " +
+                           zo::nn::blas_threading() + ")",
+                       "print the version and the OpenBLAS kernels and threading in use "
+                       "(zo X.Y.Z (OpenBLAS Haswell, OpenMP)) and exit");
   auto sorted = zo::app::commands();
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (const auto& command : sorted) {

@@ -11,6 +11,15 @@ std::string blas_core() {
   return name != nullptr ? std::string(name) : std::string();
 }
 
+std::string blas_threading() {
+  switch (openblas_get_parallel()) {
+    case 0: return "sequential";
+    case 1: return "pthreads";
+    case 2: return "OpenMP";
+    default: return "unknown";
+  }
+}
+
 std::string blas_core_upgrade() {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr || blas_core() != "Prescott") return {};
 #if defined(__x86_64__) && defined(__GNUC__)

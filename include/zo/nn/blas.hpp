@@ -19,6 +19,10 @@ namespace zo::nn {
 // "Cooperlake", "Zen", "Prescott", …).
 std::string blas_core();
 
+// How OpenBLAS runs its threads in this process: "OpenMP" (the build zo links when it is installed:
+// the same threads as zo's own OpenMP loops), "pthreads" (threads of its own) or "sequential".
+std::string blas_threading();
+
 // The kernel set to request through OPENBLAS_CORETYPE because OpenBLAS fell back to its generic
 // kernels on a CPU with wider vector units: "Cooperlake" when the CPU has AVX-512 with bfloat16
 // (AVX512_BF16), else "SkylakeX" with AVX-512 F, BW, DQ and VL, else "Haswell" with AVX2 and FMA.
