@@ -16,8 +16,9 @@ same batch of token ids:
 Timing: `--warmup` steps of each, then `--steps` rounds that alternate one zo step and one MeZO step;
 the table reports the median and the minimum wall time of each and the median CPU time of this
 process, the speed-up of the medians and the median of the rounds' ratios (a round's two steps
-see about the same machine). Then each side's four passes over θ alone (the step with a constant
-loss instead of the forward passes), median of 3. The forward
+see about the same machine). Then each side's passes over θ alone (the step with a constant loss
+instead of the forward passes; zo makes three, the restore fused into the update, MeZO four),
+median of 3. The forward
 pass alone (median of 3) is shown for scale: a step is two forwards plus the passes over θ.
 
     /usr/bin/python3 bench/zo_torch_vs_mezo.py                     # OPT-125M shape, 4 × 128, 2 threads
@@ -58,6 +59,9 @@ def parse():
     ap.add_argument("--steps", type=int, default=7, help="timed rounds (one step of each side a round)")
     ap.add_argument("--csv", default=str(ROOT / "bench/results/zo-torch/step.csv"), help="'' to write none")
     ap.add_argument("--no-peer", action="store_true", help="use the re-implemented MeZO step even if the peer file exists")
+    ap.add_argument("--omp-wait-policy", default="passive",
+                    help="OMP_WAIT_POLICY for the whole process (both sides): 'passive' (OpenMP threads sleep at once "
+                         "after a loop instead of spinning against OpenBLAS's threads), 'active', or 'default' (unset)")
     ap.add_argument("--openblas-core", default="auto",
                     help="OpenBLAS kernels for both sides: 'auto' (the ones zo's command would run, bench/blas_env.py), "
                          "'default' (whatever OpenBLAS chooses), or a name for OPENBLAS_CORETYPE (Haswell, SkylakeX, …)")
@@ -66,6 +70,9 @@ def parse():
 
 args = parse()
 os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))  # zo's OpenMP passes; before the imports
+if args.omp_wait_policy != "default":
+    os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy  # read when libgomp loads: before torch and zo
+WAIT = os.environ.get("OMP_WAIT_POLICY", "default")
 sys.path.insert(0, str(ROOT / "bench"))
 import blas_env  # noqa: E402
 
@@ -217,16 +224,16 @@ def main():
                paired_speedup=round(med(m / z for m, z in zip(mezo_t, zo_t)), 2),
                zo_cpu_ms=round(med(zo_cpu) * 1e3, 1), mezo_cpu_ms=round(med(mezo_cpu) * 1e3, 1),
                zo_passes_ms=round(zo_passes * 1e3, 1), mezo_passes_ms=round(mezo_only * 1e3, 1),
-               load_before=round(load_before, 2), load_after=round(load_after, 2), torch=torch.__version__, blas=BLAS,
+               load_before=round(load_before, 2), load_after=round(load_after, 2), torch=torch.__version__, blas=BLAS, omp_wait_policy=WAIT,
                peer="mezo_torch_cpu.py" if peer is not None else "re-implemented")
     print(f"{args.shape}: {row['params_M']} M parameters, batch {args.batch} × {args.seq}, {args.threads} threads, "
-          f"torch {torch.__version__}, OpenBLAS {BLAS} kernels; MeZO step from {where}")
+          f"torch {torch.__version__}, OpenBLAS {BLAS} kernels, OMP_WAIT_POLICY {WAIT}; MeZO step from {where}")
     print(f"forward pass: {row['forward_ms']} ms; load average {row['load_before']} -> {row['load_after']}")
     print(f"| step | median ms | min ms | median CPU ms | steps |\n|---|---|---|---|---|")
     print(f"| zo.torch (zo-sgd, dense gaussian, q = 1) | {row['zo_step_ms']} | {row['zo_min_ms']} | "
           f"{row['zo_cpu_ms']} | {args.steps} |")
     print(f"| MeZO's PyTorch step | {row['mezo_step_ms']} | {row['mezo_min_ms']} | {row['mezo_cpu_ms']} | {args.steps} |")
-    print(f"the four passes over θ alone (median of 3): zo {row['zo_passes_ms']} ms, MeZO {row['mezo_passes_ms']} ms "
+    print(f"the passes over θ alone (median of 3; zo 3, MeZO 4): zo {row['zo_passes_ms']} ms, MeZO {row['mezo_passes_ms']} ms "
           f"({round(mezo_only / zo_passes, 1)}x)")
     print(f"speed-up: {row['speedup']}x (median MeZO / median zo), {row['paired_speedup']}x (median of the rounds' ratios)")
     if args.csv:
