@@ -54,7 +54,7 @@ def load(args):
     return model, tok.encode, json.loads((folder / "config.json").read_text()).get("bos_token_id", 2)
 
 
-def split(encode, bos, name, per_class, seed, question, words):
+def split(encode, bos, name, per_class, seed, question):
     """per_class e-mails of each label: BOS + the text's first 16 tokens + the question, right-padded."""
     template = json.loads((ROOT / "configs/spam.json").read_text())["template"]
     records = [json.loads(line) for line in (ROOT / f"data/spam/{name}.jsonl").read_text().splitlines()]
@@ -95,8 +95,8 @@ def main():
     if any(len(w) != 1 for w in words):
         sys.exit(f"the label words {template['label_words']} are not one token each in this tokenizer")
     words = [w[0] for w in words]
-    train = split(encode, bos, "train", args.train_per_class, args.seed, question, words)
-    test = split(encode, bos, "test", args.test_per_class, args.seed + 1, question, words)
+    train = split(encode, bos, "train", args.train_per_class, args.seed, question)
+    test = split(encode, bos, "test", args.test_per_class, args.seed + 1, question)
 
     def answer_logits(ids, mask, last):
         out = model(input_ids=ids, attention_mask=mask)

@@ -20,6 +20,9 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import nn_modules  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "examples/python"))
+from finetune_spam import split as spam_split  # noqa: E402  (BOS + 16 tokens + the question, padded)
 import torch_dist_worker as worker  # noqa: E402
 
 OPT_TIED = ROOT / "tests/data/models/opt-tied"
@@ -228,30 +231,6 @@ def test_benchmark_script_runs_at_a_tiny_shape(tmp_path, peer):
 
 # Fine-tuning the pretrained OPT on spam ----------------------------------------------------------
 
-def _spam_split(tok, split, per_class, seed, words_after):
-    """per_class e-mails of each label of data/spam/<split>.jsonl: BOS + the text's first 16 tokens +
-    the template's question (configs/spam.json), right-padded; (ids, mask, last position, label)."""
-    import json
-    import random
-
-    records = [json.loads(line) for line in (ROOT / f"data/spam/{split}.jsonl").read_text().splitlines()]
-    template = json.loads((ROOT / "configs/spam.json").read_text())["template"]
-    rng = random.Random(seed)
-    rows = []
-    for label, value in enumerate(template["label_values"]):
-        chosen = [r for r in records if r[template["label_field"]] == value]
-        rng.shuffle(chosen)
-        rows += [([2] + tok.encode(r["text"])[:16] + words_after, label) for r in chosen[:per_class]]
-    rng.shuffle(rows)
-    width = max(len(ids) for ids, _ in rows)
-    ids = torch.full((len(rows), width), 1)
-    mask = torch.zeros_like(ids)
-    for k, (seq, _) in enumerate(rows):
-        ids[k, :len(seq)] = torch.tensor(seq)
-        mask[k, :len(seq)] = 1
-    return ids, mask, mask.sum(1) - 1, torch.tensor([label for _, label in rows])
-
-
 def test_zo_torch_fine_tunes_the_small_opt_on_spam_beyond_zero_shot(one_thread):
     import json
 
@@ -264,8 +243,8 @@ def test_zo_torch_fine_tunes_the_small_opt_on_spam_beyond_zero_shot(one_thread):
     words = [tok.encode(w) for w in template["label_words"]]
     assert all(len(w) == 1 for w in words)  # " no", " yes": one token each
     words = [w[0] for w in words]
-    train = _spam_split(tok, "train", 16, 0, question)
-    test = _spam_split(tok, "test", 30, 1, question)
+    train = spam_split(tok.encode, 2, "train", 16, 0, question)
+    test = spam_split(tok.encode, 2, "test", 30, 1, question)
     model = nn_modules.from_folder(folder).eval()
 
     def per_example(data, rows=None):

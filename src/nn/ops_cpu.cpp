@@ -202,6 +202,47 @@ void rope(float* x, const std::int32_t* positions, std::int64_t N, std::int64_t 
   }
 }
 
+namespace {
+
+// One query's scores over keys 0..last: w[s] = scale · (q · k_s), skipping keys masked out (mb[s] = 0,
+// when a mask is given). Returns their maximum (−inf when no key is visible).
+float attention_scores(float* w, const float* qt, const float* kb, const std::int32_t* mb, std::int64_t last,
+                       std::int64_t kv_stride, std::int64_t HD, float scale) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (std::int64_t s = 0; s <= last; ++s) {
+    if (mb && !mb[s]) continue;
+    const float* ks = kb + s * kv_stride;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (std::int64_t d = 0; d < HD; ++d) dot += qt[d] * ks[d];
+    w[std::size_t(s)] = dot * scale;
+    max = std::max(max, w[std::size_t(s)]);
+  }
+  return max;
+}
+
+// o += Σ_s softmax(w)_s · v_s over the visible keys 0..last (w: attention_scores' output and maximum;
+// w becomes the unnormalised probabilities).
+void attention_combine(float* o, float* w, float max, const float* vb, const std::int32_t* mb, std::int64_t last,
+                       std::int64_t kv_stride, std::int64_t HD) {
+  float sum = 0.0f;
+  for (std::int64_t s = 0; s <= last; ++s) {
+    const float e = (!mb || mb[s]) ? std::exp(w[std::size_t(s)] - max) : 0.0f;
+    w[std::size_t(s)] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / sum;
+  for (std::int64_t s = 0; s <= last; ++s) {
+    if (w[std::size_t(s)] == 0.0f) continue;
+    const float p = w[std::size_t(s)] * inv;
+    const float* vs = vb + s * kv_stride;
+#pragma omp simd
+    for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
+  }
+}
+
+}  // namespace
+
 void attention(float* out, const float* q, const float* k, const float* v, const std::int32_t* mask,
                std::int64_t B, std::int64_t T, std::int64_t NH, std::int64_t NKV, std::int64_t HD, float scale) {
   const detail::OpTimer timer("attention");
@@ -223,16 +264,7 @@ void attention(float* out, const float* q, const float* k, const float* v, const
         for (std::int64_t t = 0; t < T; ++t) {
           const float* qt = q + (b * T + t) * q_stride + h * HD;
           float* o = out + (b * T + t) * q_stride + h * HD;
-          float max = -std::numeric_limits<float>::infinity();
-          for (std::int64_t s = 0; s <= t; ++s) {
-            if (mb && !mb[s]) continue;
-            const float* ks = kb + s * kv_stride;
-            float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-            for (std::int64_t d = 0; d < HD; ++d) dot += qt[d] * ks[d];
-            w[std::size_t(s)] = dot * scale;
-            max = std::max(max, w[std::size_t(s)]);
-          }
+          const float max = attention_scores(w.data(), qt, kb, mb, t, kv_stride, HD, scale);
           std::fill(o, o + HD, 0.0f);
           if (max == -std::numeric_limits<float>::infinity()) {
             // No visible key (padding before the first real token): HF's additive mask puts finfo.min
@@ -243,20 +275,7 @@ void attention(float* out, const float* q, const float* k, const float* v, const
             }
             continue;
           }
-          float sum = 0.0f;
-          for (std::int64_t s = 0; s <= t; ++s) {
-            const float e = (!mb || mb[s]) ? std::exp(w[std::size_t(s)] - max) : 0.0f;
-            w[std::size_t(s)] = e;
-            sum += e;
-          }
-          const float inv = 1.0f / sum;
-          for (std::int64_t s = 0; s <= t; ++s) {
-            if (w[std::size_t(s)] == 0.0f) continue;
-            const float p = w[std::size_t(s)] * inv;
-            const float* vs = vb + s * kv_stride;
-#pragma omp simd
-            for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
-          }
+          attention_combine(o, w.data(), max, vb, mb, t, kv_stride, HD);
         }
       }
     }
@@ -281,31 +300,10 @@ void attention_cached(float* out, const float* q, const float* k, const float* v
         const float* vb = v + g * HD;
         const float* qt = q + t * q_stride + h * HD;
         float* o = out + t * q_stride + h * HD;
-        // The same sequence of float operations as attention() on an unpadded row.
-        float max = -std::numeric_limits<float>::infinity();
-        for (std::int64_t s = 0; s <= last; ++s) {
-          const float* ks = kb + s * kv_stride;
-          float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-          for (std::int64_t d = 0; d < HD; ++d) dot += qt[d] * ks[d];
-          w[std::size_t(s)] = dot * scale;
-          max = std::max(max, w[std::size_t(s)]);
-        }
+        // attention()'s helpers: the same float operations as on an unpadded row of the full forward.
+        const float max = attention_scores(w.data(), qt, kb, nullptr, last, kv_stride, HD, scale);
         std::fill(o, o + HD, 0.0f);
-        float sum = 0.0f;
-        for (std::int64_t s = 0; s <= last; ++s) {
-          const float e = std::exp(w[std::size_t(s)] - max);
-          w[std::size_t(s)] = e;
-          sum += e;
-        }
-        const float inv = 1.0f / sum;
-        for (std::int64_t s = 0; s <= last; ++s) {
-          if (w[std::size_t(s)] == 0.0f) continue;
-          const float p = w[std::size_t(s)] * inv;
-          const float* vs = vb + s * kv_stride;
-#pragma omp simd
-          for (std::int64_t d = 0; d < HD; ++d) o[d] += p * vs[d];
-        }
+        attention_combine(o, w.data(), max, vb, nullptr, last, kv_stride, HD);
       }
     }
   }
