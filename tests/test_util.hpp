@@ -49,6 +49,23 @@ inline std::string slurp(const std::filesystem::path& p) {
 // build/zo, the binary the command tests run.
 inline std::string zo_binary() { return std::string(ZO_BINARY_DIR) + "/zo"; }
 
+// In a forked child: replaces the process with argv[0] run with argv (no shell); exits 127 when that
+// fails.
+[[noreturn]] inline void exec_or_exit(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  ::_exit(127);
+}
+
+// Waits for child `pid` to end: its exit status, or 128 + the signal that ended it.
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 // Runs argv[0] with argv (no shell), appending stdout to `out` and stderr to `err` (they may be one
 // file), with `env` added to the environment. Returns the exit status, or 128 + the ending signal.
 inline int run_program(const std::vector<std::string>& argv, const std::filesystem::path& out,
@@ -60,15 +77,9 @@ inline int run_program(const std::vector<std::string>& argv, const std::filesyst
     if (err == out ? ::dup2(::fileno(stdout), ::fileno(stderr)) < 0 : std::freopen(err.c_str(), "a", stderr) == nullptr)
       ::_exit(126);
     for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+    exec_or_exit(argv);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return wait_exit(pid);
 }
 
 }  // namespace zo::test

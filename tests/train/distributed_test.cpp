@@ -118,20 +118,12 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
     ::setenv("OMP_NUM_THREADS", "1", 1);
     ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
     if (!kernels.empty()) ::setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+    zo::test::exec_or_exit(args);
   }
   return pid;
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using zo::test::wait_exit;
 
 int run(const std::vector<std::string>& args, const fs::path& log) { return wait_exit(spawn(args, log)); }
 

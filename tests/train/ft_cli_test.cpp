@@ -1,6 +1,8 @@
 // `zo finetune` and `zo replay` end to end through the real binary: a run killed with SIGKILL and
 // resumed ends with byte-identical weights; replay rebuilds them from the base model and the ledger;
 // the shared-prefix forward changes nothing; bad input fails with a message naming it.
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -47,20 +49,12 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   if (pid == 0) {
     std::FILE* f = std::freopen(log.c_str(), "a", stderr);
     (void)f;
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+    zo::test::exec_or_exit(args);
   }
   return pid;
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using zo::test::wait_exit;
 
 int run(const std::vector<std::string>& args, const fs::path& log) { return wait_exit(spawn(args, log)); }
 

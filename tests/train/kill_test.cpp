@@ -69,11 +69,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   if (pid == 0) {
     if (std::freopen(log.c_str(), "w", stderr) == nullptr) ::_exit(126);
     if (std::freopen("/dev/null", "w", stdout) == nullptr) ::_exit(126);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
+    zo::test::exec_or_exit(args);
   }
   return pid;
 }
