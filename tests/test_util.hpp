@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,18 @@ inline std::filesystem::path fresh_dir(const std::string& prefix) {
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The first `n` comma-separated columns of every line of file `p` (a log's columns before its timings).
+inline std::string leading_columns(const std::filesystem::path& p, int n) {
+  std::istringstream in(slurp(p));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    std::size_t cut = 0;
+    for (int i = 0; i < n && cut != std::string::npos; ++i) cut = line.find(',', cut + (i ? 1 : 0));
+    out += line.substr(0, cut) + "\n";
+  }
+  return out;
 }
 
 // build/zo, the binary the command tests run.

@@ -150,16 +150,7 @@ std::vector<std::string> mpirun(int ranks, const std::vector<std::string>& comma
   if (kMpirun.empty()) GTEST_SKIP() << "zo was built without MPI (ZO_MPI off or no mpirun): MPI runs not tested"
 
 // The step, loss, lr and skipped columns of train_log.csv (the timing columns differ between runs).
-std::string log_losses(const fs::path& p) {
-  std::istringstream in(slurp(p));
-  std::string line, out;
-  while (std::getline(in, line)) {
-    std::size_t cut = 0;
-    for (int i = 0; i < 4 && cut != std::string::npos; ++i) cut = line.find(',', cut + (i ? 1 : 0));
-    out += line.substr(0, cut) + "\n";
-  }
-  return out;
-}
+std::string log_losses(const fs::path& p) { return zo::test::leading_columns(p, 4); }
 
 // The eval_log.csv columns but the time.
 std::string eval_scores(const fs::path& p) {

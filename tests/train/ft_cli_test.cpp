@@ -59,16 +59,7 @@ using zo::test::wait_exit;
 int run(const std::vector<std::string>& args, const fs::path& log) { return wait_exit(spawn(args, log)); }
 
 // The first four columns (step, loss, lr, skipped) of train_log.csv: the timing columns differ.
-std::string log_losses(const fs::path& p) {
-  std::istringstream in(slurp(p));
-  std::string line, out;
-  while (std::getline(in, line)) {
-    std::size_t cut = 0;
-    for (int i = 0; i < 4 && cut != std::string::npos; ++i) cut = line.find(',', cut + (i ? 1 : 0));
-    out += line.substr(0, cut) + "\n";
-  }
-  return out;
-}
+std::string log_losses(const fs::path& p) { return zo::test::leading_columns(p, 4); }
 
 std::int64_t ledger_rows(const fs::path& p) {
   const std::string text = slurp(p);
