@@ -147,6 +147,8 @@ struct Model::Impl {
     for (std::int64_t l = first; l < last; ++l) run_layer(l, batch, x);
   }
   void run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cache, float* x);
+  template <class Product, class Attend>
+  void layer_body(std::int64_t l, std::int64_t n, float* x, float* k_out, float* v_out, Product mm, Attend attend);
   void final_norm(float* x, std::int64_t rows);
   void head_all(float* x, std::int64_t N, std::vector<float>& logits);
   std::vector<float> stream;  // the residual stream (N, C) of forward / loss
@@ -264,89 +266,28 @@ void Model::Impl::embed_into(const TokenBatch& batch, float* x) {
   if (config.arch == Architecture::opt) ops::add_embedding(x, pos.data(), positions, N, C, config.max_positions + 2);
 }
 
-void Model::Impl::run_layer(std::int64_t l, const TokenBatch& batch, float* x) {
+// One layer over `n` rows of x (n, C), the same operations for the full forward and the cached one:
+// mm(out, in, w, bias, IC, OC) is the matrix product, keys and values go to k_out and v_out (n rows
+// each), and attend() turns q into att from them (and, for the cached forward, the cache's rows).
+template <class Product, class Attend>
+void Model::Impl::layer_body(std::int64_t l, std::int64_t n, float* x, float* k_out, float* v_out, Product mm,
+                             Attend attend) {
   const ModelConfig& c = config;
   const LayerRefs& r = layers[std::size_t(l)];
-  const std::int64_t B = batch.B, T = batch.T, N = B * T, C = c.hidden_size, F = c.ffn_dim;
+  const std::int64_t C = c.hidden_size, F = c.ffn_dim;
   const std::int64_t NH = c.num_heads, NKV = c.num_kv_heads, HD = c.head_dim;
-  const std::int32_t* mask = batch.mask.empty() ? nullptr : batch.mask.data();
-  const float scale = 1.0f / std::sqrt(float(HD));
 
   if (c.arch == Architecture::opt) {
-    // x (N, C) ← x + Attn(LN₁(x)), then x ← x + FC₂(relu(FC₁(LN₂(x)))) (pre-norm; post-norm for 350m-style).
-    const float* a_in = x;
-    if (c.do_layer_norm_before) {
-      ops::layernorm(ln.data(), x, r.ln1_w, r.ln1_b, N, C, c.layer_norm_eps, scratch);
-      a_in = ln.data();
-    }
-    ops::matmul(q.data(), a_in, r.q_w, r.q_b, N, C, C, scratch);  // q (B, T, NH, HD)
-    ops::matmul(k.data(), a_in, r.k_w, r.k_b, N, C, C, scratch);  // k (B, T, NH, HD)
-    ops::matmul(v.data(), a_in, r.v_w, r.v_b, N, C, C, scratch);  // v (B, T, NH, HD)
-    ops::attention(att.data(), q.data(), k.data(), v.data(), mask, B, T, NH, NKV, HD, scale);
-    ops::matmul(proj.data(), att.data(), r.o_w, r.o_b, N, C, C, scratch);
-    ops::add(x, proj.data(), N * C);
-    if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln1_w, r.ln1_b, N, C, c.layer_norm_eps, scratch);
-
-    const float* f_in = x;
-    if (c.do_layer_norm_before) {
-      ops::layernorm(ln.data(), x, r.ln2_w, r.ln2_b, N, C, c.layer_norm_eps, scratch);
-      f_in = ln.data();
-    }
-    ops::matmul(h1.data(), f_in, r.fc1_w, r.fc1_b, N, C, F, scratch);  // h1 (N, F)
-    ops::relu(h1.data(), N * F);
-    ops::matmul(proj.data(), h1.data(), r.fc2_w, r.fc2_b, N, F, C, scratch);
-    ops::add(x, proj.data(), N * C);
-    if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln2_w, r.ln2_b, N, C, c.layer_norm_eps, scratch);
-    return;
-  }
-
-  // LLaMA: x ← x + Attn(RMSNorm₁(x)) with rotary q, k; x ← x + Down(silu(Gate(h)) · Up(h)), h = RMSNorm₂(x).
-  const std::int64_t QD = NH * HD, KD = NKV * HD;
-  ops::rmsnorm(ln.data(), x, r.ln1_w, N, C, c.rms_norm_eps, scratch);
-  ops::matmul(q.data(), ln.data(), r.q_w, {}, N, C, QD, scratch);  // q (B, T, NH, HD)
-  ops::matmul(k.data(), ln.data(), r.k_w, {}, N, C, KD, scratch);  // k (B, T, NKV, HD)
-  ops::matmul(v.data(), ln.data(), r.v_w, {}, N, C, KD, scratch);  // v (B, T, NKV, HD)
-  ops::rope(q.data(), pos.data(), N, NH, HD, c.rope_theta);
-  ops::rope(k.data(), pos.data(), N, NKV, HD, c.rope_theta);
-  ops::attention(att.data(), q.data(), k.data(), v.data(), mask, B, T, NH, NKV, HD, scale);
-  ops::matmul(proj.data(), att.data(), r.o_w, {}, N, QD, C, scratch);
-  ops::add(x, proj.data(), N * C);
-  ops::rmsnorm(ln.data(), x, r.ln2_w, N, C, c.rms_norm_eps, scratch);
-  ops::matmul(h1.data(), ln.data(), r.gate_w, {}, N, C, F, scratch);  // gate (N, F)
-  ops::matmul(h2.data(), ln.data(), r.up_w, {}, N, C, F, scratch);    // up (N, F)
-  ops::silu_mul(h1.data(), h2.data(), N * F);
-  ops::matmul(proj.data(), h1.data(), r.down_w, {}, N, F, C, scratch);
-  ops::add(x, proj.data(), N * C);
-}
-
-// run_layer for n new unpadded positions of one sequence: their keys and values go straight into the
-// cache's next rows, and attention reads every row the cache holds. pos holds their position ids.
-void Model::Impl::run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cache, float* x) {
-  const ModelConfig& c = config;
-  const LayerRefs& r = layers[std::size_t(l)];
-  const std::int64_t C = c.hidden_size, F = c.ffn_dim, past = cache.length();
-  const std::int64_t NH = c.num_heads, NKV = c.num_kv_heads, HD = c.head_dim, QD = NH * HD, KD = NKV * HD;
-  const float scale = 1.0f / std::sqrt(float(HD));
-  // One new token: matrix-vector products (ops::matvec), not sgemm on one row.
-  auto mm = [&](float* out, const float* in, WeightRef w, WeightRef bias, std::int64_t IC, std::int64_t OC) {
-    if (n == 1)
-      ops::matvec(out, in, w, bias, IC, OC, scratch);
-    else
-      ops::matmul(out, in, w, bias, n, IC, OC, scratch);
-  };
-  float* kc = cache.next_keys(l);
-  float* vc = cache.next_values(l);
-
-  if (c.arch == Architecture::opt) {
+    // x (n, C) ← x + Attn(LN₁(x)), then x ← x + FC₂(relu(FC₁(LN₂(x)))) (pre-norm; post-norm for 350m-style).
     const float* a_in = x;
     if (c.do_layer_norm_before) {
       ops::layernorm(ln.data(), x, r.ln1_w, r.ln1_b, n, C, c.layer_norm_eps, scratch);
       a_in = ln.data();
     }
-    mm(q.data(), a_in, r.q_w, r.q_b, C, C);
-    mm(kc, a_in, r.k_w, r.k_b, C, C);
-    mm(vc, a_in, r.v_w, r.v_b, C, C);
-    ops::attention_cached(att.data(), q.data(), cache.keys(l), cache.values(l), n, past, NH, NKV, HD, scale);
+    mm(q.data(), a_in, r.q_w, r.q_b, C, C);  // q (B, T, NH, HD)
+    mm(k_out, a_in, r.k_w, r.k_b, C, C);     // k (B, T, NH, HD)
+    mm(v_out, a_in, r.v_w, r.v_b, C, C);     // v (B, T, NH, HD)
+    attend();
     mm(proj.data(), att.data(), r.o_w, r.o_b, C, C);
     ops::add(x, proj.data(), n * C);
     if (!c.do_layer_norm_before) ops::layernorm(x, x, r.ln1_w, r.ln1_b, n, C, c.layer_norm_eps, scratch);
@@ -356,7 +297,7 @@ void Model::Impl::run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cach
       ops::layernorm(ln.data(), x, r.ln2_w, r.ln2_b, n, C, c.layer_norm_eps, scratch);
       f_in = ln.data();
     }
-    mm(h1.data(), f_in, r.fc1_w, r.fc1_b, C, F);
+    mm(h1.data(), f_in, r.fc1_w, r.fc1_b, C, F);  // h1 (n, F)
     ops::relu(h1.data(), n * F);
     mm(proj.data(), h1.data(), r.fc2_w, r.fc2_b, F, C);
     ops::add(x, proj.data(), n * C);
@@ -364,21 +305,60 @@ void Model::Impl::run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cach
     return;
   }
 
+  // LLaMA: x ← x + Attn(RMSNorm₁(x)) with rotary q, k; x ← x + Down(silu(Gate(h)) · Up(h)), h = RMSNorm₂(x).
+  const std::int64_t QD = NH * HD, KD = NKV * HD;
   ops::rmsnorm(ln.data(), x, r.ln1_w, n, C, c.rms_norm_eps, scratch);
-  mm(q.data(), ln.data(), r.q_w, {}, C, QD);
-  mm(kc, ln.data(), r.k_w, {}, C, KD);
-  mm(vc, ln.data(), r.v_w, {}, C, KD);
+  mm(q.data(), ln.data(), r.q_w, {}, C, QD);  // q (B, T, NH, HD)
+  mm(k_out, ln.data(), r.k_w, {}, C, KD);     // k (B, T, NKV, HD)
+  mm(v_out, ln.data(), r.v_w, {}, C, KD);     // v (B, T, NKV, HD)
   ops::rope(q.data(), pos.data(), n, NH, HD, c.rope_theta);
-  ops::rope(kc, pos.data(), n, NKV, HD, c.rope_theta);
-  ops::attention_cached(att.data(), q.data(), cache.keys(l), cache.values(l), n, past, NH, NKV, HD, scale);
+  ops::rope(k_out, pos.data(), n, NKV, HD, c.rope_theta);
+  attend();
   mm(proj.data(), att.data(), r.o_w, {}, QD, C);
   ops::add(x, proj.data(), n * C);
   ops::rmsnorm(ln.data(), x, r.ln2_w, n, C, c.rms_norm_eps, scratch);
-  mm(h1.data(), ln.data(), r.gate_w, {}, C, F);
-  mm(h2.data(), ln.data(), r.up_w, {}, C, F);
+  mm(h1.data(), ln.data(), r.gate_w, {}, C, F);  // gate (n, F)
+  mm(h2.data(), ln.data(), r.up_w, {}, C, F);    // up (n, F)
   ops::silu_mul(h1.data(), h2.data(), n * F);
   mm(proj.data(), h1.data(), r.down_w, {}, F, C);
   ops::add(x, proj.data(), n * C);
+}
+
+void Model::Impl::run_layer(std::int64_t l, const TokenBatch& batch, float* x) {
+  const ModelConfig& c = config;
+  const std::int64_t B = batch.B, T = batch.T, N = B * T;
+  const std::int32_t* mask = batch.mask.empty() ? nullptr : batch.mask.data();
+  const float scale = 1.0f / std::sqrt(float(c.head_dim));
+  layer_body(
+      l, N, x, k.data(), v.data(),
+      [&](float* out, const float* in, WeightRef w, WeightRef bias, std::int64_t IC, std::int64_t OC) {
+        ops::matmul(out, in, w, bias, N, IC, OC, scratch);
+      },
+      [&] {
+        ops::attention(att.data(), q.data(), k.data(), v.data(), mask, B, T, c.num_heads, c.num_kv_heads, c.head_dim,
+                       scale);
+      });
+}
+
+// run_layer for n new unpadded positions of one sequence: their keys and values go straight into the
+// cache's next rows, and attention reads every row the cache holds. pos holds their position ids.
+void Model::Impl::run_layer_cached(std::int64_t l, std::int64_t n, KvCache& cache, float* x) {
+  const ModelConfig& c = config;
+  const std::int64_t past = cache.length();
+  const float scale = 1.0f / std::sqrt(float(c.head_dim));
+  layer_body(
+      l, n, x, cache.next_keys(l), cache.next_values(l),
+      // One new token: matrix-vector products (ops::matvec), not sgemm on one row.
+      [&](float* out, const float* in, WeightRef w, WeightRef bias, std::int64_t IC, std::int64_t OC) {
+        if (n == 1)
+          ops::matvec(out, in, w, bias, IC, OC, scratch);
+        else
+          ops::matmul(out, in, w, bias, n, IC, OC, scratch);
+      },
+      [&] {
+        ops::attention_cached(att.data(), q.data(), cache.keys(l), cache.values(l), n, past, c.num_heads,
+                              c.num_kv_heads, c.head_dim, scale);
+      });
 }
 
 void Model::Impl::final_norm(float* x, std::int64_t rows) {
