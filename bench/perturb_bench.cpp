@@ -1,7 +1,7 @@
 // Passes over the parameters against a plain read+write loop over the same bytes (docs/design.md:
 // "perturbation kernels at memory speed"). 24 float32 matrices of rows × 2035, one block each; the
 // default rows = 2560 gives 1.25e8 params (500 MB). Cases: the copy loop; perturb passes with dense
-// Gaussian, dense Rademacher, sparse keep 0.01 / 0.1 / 0.5, one block of 24 and low-rank r = 4
+// Gaussian, dense Rademacher, sparse keep 0.01 / 0.1 / 0.5 (granule 1 and 16), one block of 24 and low-rank r = 4
 // directions; and whole ZO-SGD steps (central, q = 1, a constant loss so only the passes count) with
 // dense Rademacher z, restore folded into the update (3 passes) and restore as its own pass (4).
 // Each round runs every case (Google Benchmark, fixed iterations); ratios are taken within a round
@@ -126,10 +126,11 @@ std::vector<Case> cases() {
   rademacher.distribution = zo::Distribution::rademacher;
   zo::DirectionOptions bcd;
   bcd.order = zo::BlockOrder::cyclic;
-  const auto sparse = [](double keep) {
+  const auto sparse = [](double keep, int granule) {
     zo::DirectionOptions o;
     o.kind = zo::DirectionKind::sparse;
     o.keep = keep;
+    o.granule = granule;
     return o;
   };
   zo::DirectionOptions low_rank;
@@ -140,9 +141,12 @@ std::vector<Case> cases() {
       {"dense", "perturb, dense gaussian", [=](benchmark::State& st) { perturb_pass(st, dense); }},
       {"dense_rademacher", "perturb, dense rademacher", [=](benchmark::State& st) { perturb_pass(st, rademacher); }},
   };
-  for (const double keep : {0.01, 0.1, 0.5}) {
-    out.push_back({fmt::format("sparse_{}", keep), fmt::format("perturb, sparse keep {}", keep),
-                   [=](benchmark::State& st) { perturb_pass(st, sparse(keep)); }});
+  for (const int granule : {1, 16}) {
+    for (const double keep : {0.01, 0.1, 0.5}) {
+      out.push_back({granule == 1 ? fmt::format("sparse_{}", keep) : fmt::format("sparse_{}_g{}", keep, granule),
+                     fmt::format("perturb, sparse keep {} granule {}", keep, granule),
+                     [=](benchmark::State& st) { perturb_pass(st, sparse(keep, granule)); }});
+    }
   }
   out.push_back({"bcd_1_of_24", "perturb, one of 24 blocks (cyclic)", [=](benchmark::State& st) { perturb_pass(st, bcd); }});
   out.push_back({"low_rank_4", "perturb, low-rank r = 4", [=](benchmark::State& st) { perturb_pass(st, low_rank); }});

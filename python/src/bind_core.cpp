@@ -186,11 +186,12 @@ void bind_core(py::module_& m) {
   const DirectionOptions dd;
   py::class_<PyDirection>(m, "Direction", "A structured direction over the views' current blocks (direction.hpp).")
       .def(py::init([](TensorViews& views, const std::string& kind, const std::string& distribution, double keep, int rank,
-                       const std::string& order, int blocks_per_step, std::vector<double> block_weights) {
+                       const std::string& order, int blocks_per_step, std::vector<double> block_weights, int granule) {
              DirectionOptions o;
              o.kind = direction_kind_from_string(kind);
              o.distribution = distribution_from_string(distribution);
              o.keep = keep;
+             o.granule = granule;
              o.rank = rank;
              o.order = block_order_from_string(order);
              o.blocks_per_step = blocks_per_step;
@@ -199,7 +200,7 @@ void bind_core(py::module_& m) {
            }),
            "views"_a, "kind"_a = std::string(to_string(dd.kind)), "distribution"_a = std::string(to_string(dd.distribution)),
            "keep"_a = dd.keep, "rank"_a = dd.rank, "order"_a = std::string(to_string(dd.order)),
-           "blocks_per_step"_a = dd.blocks_per_step, "block_weights"_a = std::vector<double>{}, py::keep_alive<1, 2>())
+           "blocks_per_step"_a = dd.blocks_per_step, "block_weights"_a = std::vector<double>{}, "granule"_a = dd.granule, py::keep_alive<1, 2>())
       .def("active_blocks", [](const PyDirection& d, std::uint64_t seed, std::int64_t step) {
              return d.direction.active_blocks(seed, step);
            }, "run_seed"_a, "step"_a)

@@ -131,6 +131,7 @@ void add_shared(Table<T>& t, Get get) {
   };
   t["keep"] = [get](T& o, const py::handle& v) { get(o).direction->keep = as_double("keep", v); };
   t["rank"] = [get](T& o, const py::handle& v) { get(o).direction->rank = as_int32("rank", v); };
+  t["granule"] = [get](T& o, const py::handle& v) { get(o).direction->granule = as_int32("granule", v); };
 }
 
 }  // namespace
@@ -251,6 +252,7 @@ py::dict to_dict(const SessionOptions& s) {
   d["direction"] = std::string(to_string(s.direction.kind));
   d["distribution"] = std::string(to_string(s.direction.distribution));
   d["keep"] = s.direction.keep;
+  d["granule"] = s.direction.granule;
   d["rank"] = s.direction.rank;
   d["block_order"] = std::string(to_string(s.direction.order));
   d["blocks_per_step"] = s.direction.blocks_per_step;

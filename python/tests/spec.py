@@ -195,7 +195,8 @@ def sphere_scale(params, seed: int) -> float:
     return float(F(math.sqrt(d / total)))
 
 
-def z(kind: str, distribution: str, name: str, shape, seed: int, scale: float = 1.0, keep: float = 0.1, rank: int = 4):
+def z(kind: str, distribution: str, name: str, shape, seed: int, scale: float = 1.0, keep: float = 0.1, rank: int = 4,
+      granule: int = 1):
     """The direction's values for one param (Direction::fill), flattened."""
     key = tensor_key(name)
     n = int(np.prod(shape))
@@ -210,15 +211,18 @@ def z(kind: str, distribution: str, name: str, shape, seed: int, scale: float = 
             acc = fma(u[:, k : k + 1], v[None, :, k], acc)
         return acc.reshape(-1)
     if kind == "sparse":
-        # Spans of 2048: positions pos += 1 + gap from the span's own mask words; the j-th kept
-        # coordinate of span c takes value element 2048 c + j.
+        # Spans of 2048: positions pos += 1 + gap from the span's own mask words, counted in runs of
+        # `granule` coordinates (a kept run keeps all of them); the j-th kept coordinate of span c
+        # takes value element 2048 c + j.
         span = 2048
+        units = span // granule
         s = F(float(F(scale)) / math.sqrt(keep))
         out = np.zeros(n, F)
         for c in range(0, (n + span - 1) // span):
-            g = gaps(seed, key, STREAMS["mask"], c * span, span, keep).astype(np.int64)
-            pos = np.cumsum(g + 1) - 1
-            pos = pos[pos < span]
+            g = gaps(seed, key, STREAMS["mask"], c * span, units, keep).astype(np.int64)
+            run = np.cumsum(g + 1) - 1
+            run = run[run < units]
+            pos = (run[:, None] * granule + np.arange(granule)[None, :]).reshape(-1)
             v = values(dist, seed, key, STREAMS["value"], c * span, len(pos)) * s
             inside = c * span + pos < n
             out[c * span + pos[inside]] = v[inside]

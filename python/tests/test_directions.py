@@ -60,6 +60,29 @@ def test_z_equals_cpp_and_spec(reference, kind, distribution):
         np.testing.assert_array_equal(model.view(np.uint32), expected, err_msg=name)
 
 
+@pytest.mark.parametrize("distribution", ["gaussian", "rademacher"])
+def test_sparse_granule_equals_spec(distribution):
+    # Runs of 16 coordinates kept together: the fused kernel's z and Direction.fill equal the numpy model.
+    tensors, views = _zero_params()
+    d = _core.Direction(views, kind="sparse", distribution=distribution, keep=Z_KEEP, granule=16)
+    blocks = d.active_blocks(5, 0)
+    draw_seed, scale = d.draw(blocks, _core.probe_seed(5, 0, 0))
+    d.perturb(blocks, draw_seed, scale, 1.0)
+    for name, shape in Z_PARAMS:
+        model = spec.z("sparse", distribution, name, shape, draw_seed, scale, keep=Z_KEEP, granule=16)
+        np.testing.assert_array_equal(tensors[name].numpy().reshape(-1).view(np.uint32), model.view(np.uint32), err_msg=name)
+        np.testing.assert_array_equal(d.fill(name, draw_seed, scale).view(np.uint32), model.view(np.uint32), err_msg=name)
+        kept = (model != 0)[: model.size // 16 * 16].reshape(-1, 16)  # the whole runs
+        assert (kept.all(axis=1) | ~kept.any(axis=1)).all(), name
+    assert 0.2 < np.mean(np.concatenate([tensors[n].numpy().reshape(-1) != 0 for n, _ in Z_PARAMS])) < 0.4
+
+
+def test_sparse_granule_must_be_a_power_of_two():
+    _, views = _zero_params()
+    with pytest.raises(Exception, match="'granule' = 12: must be a power of 2"):
+        _core.Direction(views, kind="sparse", keep=0.5, granule=12)
+
+
 @pytest.mark.parametrize("order", ["cyclic", "permutation", "uniform", "weighted"])
 def test_block_orders_equal_cpp_and_spec(reference, order):
     seed = 77

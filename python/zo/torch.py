@@ -503,7 +503,7 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     optimizer: zo-sgd (MeZO; momentum, weight_decay), zo-sign-sgd, zo-sgd-sign, zo-rmsprop, zo-adamm,
         r-adazo.
-    direction: dense, sparse (keep), low-rank (rank), or bcd / block-coordinate (dense over
+    direction: dense, sparse (keep, granule), low-rank (rank), or bcd / block-coordinate (dense over
         blocks_per_step blocks a step, block_order permutation unless given).
     distribution: gaussian, rademacher, sphere (dense only).
     blocks: "auto" (one block per param group when there are several groups, else per tensor),
@@ -683,7 +683,8 @@ class ZOOptimizer(torch.optim.Optimizer):
             else:
                 views.block_by_pattern(self._session.blocks)
             direction = _core.Direction(
-                views, kind=opts["direction"], distribution=opts["distribution"], keep=opts["keep"], rank=opts["rank"],
+                views, kind=opts["direction"], distribution=opts["distribution"], keep=opts["keep"],
+                granule=opts["granule"], rank=opts["rank"],
                 order=opts["block_order"], blocks_per_step=opts["blocks_per_step"],
                 block_weights=list(opts["block_weights"] or []))
             levels = self._stack.levels(self.param_groups)

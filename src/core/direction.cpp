@@ -102,6 +102,9 @@ void DirectionOptions::validate(std::size_t num_blocks) const {
   if (kind == DirectionKind::sparse && !(keep > 0.0 && keep <= 1.0)) {
     fail("direction option 'keep' = {}: must be in (0, 1]", keep);
   }
+  if (granule < 1 || granule > kMaxSparseGranule || (granule & (granule - 1)) != 0) {
+    fail("direction option 'granule' = {}: must be a power of 2 in [1, {}]", granule, kMaxSparseGranule);
+  }
   if (kind == DirectionKind::low_rank && rank < 1) fail("direction option 'rank' = {}: must be >= 1", rank);
   if (distribution == Distribution::sphere && kind != DirectionKind::dense) {
     fail("direction option 'distribution' = sphere: only valid with kind = dense (kind = {})", to_string(kind));
@@ -389,30 +392,42 @@ void sparse_span(const DirectionOptions& options, const Param& p, const Draw& dr
   const float c = gap_scale(options.keep);
   const RandomStream mask_stream{draw.seed, p.key, Stream::mask};
   const std::int64_t first_word = span * kSparseSpan;  // draw j of the span is mask word first_word + j
+  const std::int64_t g = options.granule;
+  const std::int64_t units = kSparseSpan / g;  // the span's runs of g coordinates (g = 1: its coordinates)
+  // g = 1 writes the kept positions straight into out.index; g > 1 writes the kept runs first and
+  // expands each into its g coordinates below.
+  std::int32_t* kept_units = g == 1 ? out.index : out.runs;
   alignas(64) std::uint32_t gaps[kBatchElements];
   std::int64_t pos = -1;
   std::int64_t count = 0;
-  // Every draw advances pos by at least 1, so a span uses at most kSparseSpan draws (its own words).
+  // Every draw advances pos by at least 1, so a span uses at most `units` draws (its own words).
   // Draws come in groups of 32 (8 Philox counters), as many as the positions left are expected to
   // need (~keep per position), so a sparse span draws little more than it keeps.
-  for (std::int64_t j = 0; pos < kSparseSpan - 1;) {
-    const double expected = double(kSparseSpan - 1 - pos) * options.keep + 8.0;
+  for (std::int64_t j = 0; pos < units - 1;) {
+    const double expected = double(units - 1 - pos) * options.keep + 8.0;
     const int groups = int(std::clamp(std::ceil(expected / 32.0), 1.0, 4.0));
     const int drawn = 32 * groups;
     gap_groups(mask_stream, std::uint64_t(first_word + j) / 4, groups, c, gaps);
     for (int k = 0; k < drawn; ++k) {
       pos += 1 + std::int64_t(gaps[k]);
-      out.index[count + k] = std::int32_t(std::min(pos, kSparseSpan));
+      kept_units[count + k] = std::int32_t(std::min(pos, units));
     }
     // Positions increase: the kept ones of this draw are a prefix.
     std::int64_t in_span = drawn;
-    if (out.index[count + drawn - 1] >= kSparseSpan) {
+    if (kept_units[count + drawn - 1] >= units) {
       in_span = 0;
-      while (out.index[count + in_span] < kSparseSpan) ++in_span;
+      while (kept_units[count + in_span] < units) ++in_span;
     }
     count += in_span;
     j += drawn;
     if (in_span < drawn) break;
+  }
+  if (g > 1) {
+    for (std::int64_t u = 0; u < count; ++u) {
+      const auto first = std::int32_t(kept_units[u] * g);
+      for (std::int64_t r = 0; r < g; ++r) out.index[u * g + r] = first + std::int32_t(r);
+    }
+    count *= g;
   }
   out.count = count;
   if (count == 0) return;

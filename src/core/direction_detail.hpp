@@ -36,6 +36,8 @@ struct SparseSpan {
   std::int64_t count = 0;
   alignas(64) std::int32_t index[kSparseSpan + kBatchElementsForSparse];
   alignas(64) float value[kSparseSpan];
+  // granule > 1: the kept runs (of granule coordinates), before index expands them.
+  alignas(64) std::int32_t runs[kSparseSpan + kBatchElementsForSparse];
 };
 void sparse_span(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span, SparseSpan& out);
 

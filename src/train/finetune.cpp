@@ -55,6 +55,9 @@ const OptionList<FinetuneOptions>& finetune_option_list() {
         .add("blocks-per-step", &O::blocks_per_step, "blocks moved per step under a block order")
         .add("distribution", &O::distribution, "gaussian, rademacher, sphere")
         .add("keep", &O::keep, "sparse: kept fraction p, in (0, 1]")
+        .add("granule", &O::granule,
+             "sparse: runs of this many consecutive coordinates are kept or dropped together (a power of 2 in "
+             "[1, 64]; 16 = a cache line of float32: a pass at keep p then touches ~p of the memory)")
         .add("rank", &O::rank, "low-rank: rank r of the direction")
         .add("steps", &O::steps, "training steps (0 = evaluate the model on --eval only: zero-shot)")
         .add("lr", &O::lr, "learning rate η")
@@ -111,6 +114,7 @@ DirectionOptions direction_options(const FinetuneOptions& o) {
   if (!o.block_order.empty()) d.order = block_order_from_string(o.block_order);
   d.distribution = distribution_from_string(o.distribution);
   d.keep = o.keep;
+  d.granule = o.granule;
   d.rank = o.rank;
   d.blocks_per_step = o.blocks_per_step;
   return d;
@@ -141,6 +145,8 @@ void FinetuneOptions::validate() const {
   require_option(blocks_per_step >= 1, "blocks-per-step", blocks_per_step, "must be >= 1");
   require_choice("distribution", distribution, distribution_from_string);
   require_option(keep > 0.0 && keep <= 1.0, "keep", keep, "must be in (0, 1]");
+  require_option(granule >= 1 && granule <= kMaxSparseGranule && (granule & (granule - 1)) == 0, "granule", granule,
+                 "must be a power of 2 in [1, 64]");
   require_option(rank >= 1, "rank", rank, "must be >= 1");
   require_option(steps >= 0, "steps", steps, "must be >= 0 (0 = evaluate only)");
   require_option(finite_positive(lr), "lr", lr, "must be finite and > 0");

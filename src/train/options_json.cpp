@@ -58,9 +58,12 @@ void read_enum(const nlohmann::json& j, const char* key, E& out, Parse parse, co
 }  // namespace
 
 nlohmann::json to_json(const DirectionOptions& o) {
-  return {{"kind", to_string(o.kind)},   {"distribution", to_string(o.distribution)}, {"keep", o.keep},
+  nlohmann::json j = {{"kind", to_string(o.kind)},   {"distribution", to_string(o.distribution)}, {"keep", o.keep},
           {"rank", o.rank},              {"order", to_string(o.order)},               {"blocks_per_step", o.blocks_per_step},
           {"block_weights", o.block_weights}};
+  // Written only when it is not 1, so the runs, checkpoints and ledgers of granule 1 read as before it existed.
+  if (o.granule != 1) j["granule"] = o.granule;
+  return j;
 }
 
 nlohmann::json to_json(const EstimatorOptions& o) {
@@ -94,11 +97,12 @@ nlohmann::json to_json(const ScheduleOptions& o) {
 }
 
 DirectionOptions direction_options_from_json(const nlohmann::json& j, const std::string& where) {
-  check_keys(j, {"kind", "distribution", "keep", "rank", "order", "blocks_per_step", "block_weights"}, where);
+  check_keys(j, {"kind", "distribution", "keep", "granule", "rank", "order", "blocks_per_step", "block_weights"}, where);
   DirectionOptions o;
   read_enum(j, "kind", o.kind, direction_kind_from_string, where);
   read_enum(j, "distribution", o.distribution, distribution_from_string, where);
   read(j, "keep", o.keep, where);
+  read(j, "granule", o.granule, where);  // absent before granules: 1
   read(j, "rank", o.rank, where);
   read_enum(j, "order", o.order, block_order_from_string, where);
   read(j, "blocks_per_step", o.blocks_per_step, where);

@@ -67,6 +67,10 @@ TEST(DirectionOptions, ValidateNamesFieldValueAndRule) {
   };
   expect_error([&] { with([](auto& o) { o.kind = DirectionKind::sparse; o.keep = 0.0; }).validate(3); },
                {"'keep'", "0", "(0, 1]"});
+  for (const int g : {0, -4, 3, 24, 128}) {
+    expect_error([&] { with([g](auto& o) { o.kind = DirectionKind::sparse; o.granule = g; }).validate(3); },
+                 {"'granule'", fmt::format("= {}", g), "power of 2 in [1, 64]"});
+  }
   expect_error([&] { with([](auto& o) { o.kind = DirectionKind::sparse; o.keep = 1.5; }).validate(3); },
                {"'keep'", "1.5"});
   expect_error([&] { with([](auto& o) { o.kind = DirectionKind::sparse; o.keep = std::nan(""); }).validate(3); },
@@ -269,22 +273,28 @@ TEST(Direction, RademacherFillIsTheValueStreamSign) {
 // The sparse definition of direction.hpp, written out with the public streams.
 std::vector<float> sparse_reference(const DirectionOptions& o, const zo::Param& p, std::uint64_t seed) {
   const std::int64_t S = zo::kSparseSpan;
+  const std::int64_t g = o.granule;
+  const std::int64_t units = S / g;
   std::vector<float> z(std::size_t(p.numel), 0.0f);
   const auto scale = float(1.0 / std::sqrt(o.keep));
   for (std::int64_t c = 0; c * S < p.numel; ++c) {
-    std::vector<std::uint32_t> gaps(static_cast<std::size_t>(S));
-    zo::fill_gaps({seed, p.key, zo::Stream::mask}, c * S, S, o.keep, gaps.data());
+    std::vector<std::uint32_t> gaps(static_cast<std::size_t>(units));
+    zo::fill_gaps({seed, p.key, zo::Stream::mask}, c * S, units, o.keep, gaps.data());
     std::vector<float> values(static_cast<std::size_t>(S));
     if (o.distribution == Distribution::rademacher) {
       zo::fill_rademacher({seed, p.key, zo::Stream::value}, c * S, S, values.data());
     } else {
       zo::fill_normal({seed, p.key, zo::Stream::value}, c * S, S, values.data());
     }
-    std::int64_t pos = -1;
-    for (std::int64_t j = 0; j < S; ++j) {
-      pos += 1 + std::int64_t(gaps[std::size_t(j)]);
-      if (pos >= S) break;
-      if (c * S + pos < p.numel) z[std::size_t(c * S + pos)] = values[std::size_t(j)] * scale;
+    std::int64_t run = -1;
+    std::int64_t k = 0;  // the span's kept coordinates so far: the k-th takes value k
+    for (std::int64_t j = 0; j < units; ++j) {
+      run += 1 + std::int64_t(gaps[std::size_t(j)]);
+      if (run >= units) break;
+      for (std::int64_t r = 0; r < g; ++r, ++k) {
+        const std::int64_t pos = run * g + r;
+        if (c * S + pos < p.numel) z[std::size_t(c * S + pos)] = values[std::size_t(k)] * scale;
+      }
     }
   }
   return z;
@@ -292,27 +302,35 @@ std::vector<float> sparse_reference(const DirectionOptions& o, const zo::Param& 
 
 TEST(Direction, SparseKeepsTheGapDrawnCoordinatesWithTheSpansValuesScaled) {
   Fixture f(Shapes{{200000}});
-  for (const Distribution dist : {Distribution::gaussian, Distribution::rademacher}) {
-    for (const double keep : {0.01, 0.1, 0.5, 1.0}) {
-      DirectionOptions o;
-      o.kind = DirectionKind::sparse;
-      o.keep = keep;
-      o.distribution = dist;
-      const zo::Direction d(o, f.set);
-      const zo::Param& p = f.set.param(0);
-      const std::int64_t n = p.numel;
-      std::vector<float> z(n);
-      d.fill(p, {17, 1.0f}, 0, n, z.data());
-      const std::vector<float> ref = sparse_reference(o, p, 17);
-      std::int64_t kept = 0;
-      for (std::int64_t i = 0; i < n; ++i) {
-        ASSERT_EQ(std::bit_cast<std::uint32_t>(z[std::size_t(i)]), std::bit_cast<std::uint32_t>(ref[std::size_t(i)]))
-            << zo::to_string(dist) << " keep " << keep << " at " << i;
-        kept += z[std::size_t(i)] != 0.0f ? 1 : 0;
+  for (const int granule : {1, 16, 64}) {
+    for (const Distribution dist : {Distribution::gaussian, Distribution::rademacher}) {
+      for (const double keep : {0.01, 0.1, 0.5, 1.0}) {
+        DirectionOptions o;
+        o.kind = DirectionKind::sparse;
+        o.keep = keep;
+        o.granule = granule;
+        o.distribution = dist;
+        const zo::Direction d(o, f.set);
+        const zo::Param& p = f.set.param(0);
+        const std::int64_t n = p.numel;
+        std::vector<float> z(n);
+        d.fill(p, {17, 1.0f}, 0, n, z.data());
+        const std::vector<float> ref = sparse_reference(o, p, 17);
+        std::int64_t kept = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(std::bit_cast<std::uint32_t>(z[std::size_t(i)]), std::bit_cast<std::uint32_t>(ref[std::size_t(i)]))
+              << zo::to_string(dist) << " keep " << keep << " granule " << granule << " at " << i;
+          kept += z[std::size_t(i)] != 0.0f ? 1 : 0;
+          // A run of `granule` coordinates (aligned to the param's start) is kept or dropped whole.
+          if (i % granule != 0) {
+            ASSERT_EQ(z[std::size_t(i)] != 0.0f, z[std::size_t(i - 1)] != 0.0f) << i;
+          }
+        }
+        // Kept fraction within 5 binomial standard deviations of keep (runs are the trials).
+        const double runs = double(n) / granule;
+        EXPECT_NEAR(double(kept) / granule, keep * runs, 5 * std::sqrt(runs * keep * (1 - keep)) + 0.5)
+            << zo::to_string(dist) << " keep " << keep << " granule " << granule;
       }
-      // Kept fraction within 5 binomial standard deviations of keep.
-      EXPECT_NEAR(double(kept), keep * n, 5 * std::sqrt(n * keep * (1 - keep)) + 0.5)
-          << zo::to_string(dist) << " keep " << keep;
     }
   }
 }

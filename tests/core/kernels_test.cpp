@@ -66,18 +66,21 @@ std::vector<std::uint32_t> all_blocks(const zo::ParamSet& set) {
 }
 
 std::vector<DirectionOptions> every_kind() {
-  std::vector<DirectionOptions> kinds(5);
+  std::vector<DirectionOptions> kinds(6);
   kinds[1].distribution = Distribution::rademacher;
   kinds[2].distribution = Distribution::sphere;
   kinds[3].kind = DirectionKind::sparse;
   kinds[3].keep = 0.2;
   kinds[4].kind = DirectionKind::low_rank;
   kinds[4].rank = 3;
+  kinds[5].kind = DirectionKind::sparse;
+  kinds[5].keep = 0.2;
+  kinds[5].granule = 16;
   return kinds;
 }
 
 std::string label(const DirectionOptions& o) {
-  return fmt::format("{}/{}", zo::to_string(o.kind), zo::to_string(o.distribution));
+  return fmt::format("{}/{}/granule {}", zo::to_string(o.kind), zo::to_string(o.distribution), o.granule);
 }
 
 TEST(Perturb, AddsAlphaTimesFillToEveryMovingCoordinate) {

@@ -70,7 +70,7 @@ TEST(Finetune, EveryFieldIsAnOptionWithAUniqueNameAndHelp) {
     s.set(o, s.get(defaults));
     EXPECT_EQ(s.get(o), s.get(defaults)) << s.name;
   }
-  EXPECT_EQ(specs.size(), 51u);  // one per field of FinetuneOptions but the custom template (config only)
+  EXPECT_EQ(specs.size(), 52u);  // one per field of FinetuneOptions but the custom template (config only)
 }
 
 TEST(Finetune, TheDocsListEveryOption) {
@@ -112,6 +112,7 @@ TEST(Finetune, ValidateNamesTheOptionItsValueAndTheRule) {
   expect([](auto& o) { o.optimizer = "adam"; }, {"option 'optimizer' = 'adam'", "r-adazo"});
   expect([](auto& o) { o.direction = "diagonal"; }, {"option 'direction' = 'diagonal'", "bcd"});
   expect([](auto& o) { o.keep = 0; }, {"option 'keep' = 0", "(0, 1]"});
+  expect([](auto& o) { o.granule = 24; }, {"option 'granule' = 24", "power of 2 in [1, 64]"});
   expect([](auto& o) { o.model.clear(); }, {"option 'model': required"});
   expect([](auto& o) { o.task = "imdb"; }, {"option 'task' = 'imdb'"});
   expect([](auto& o) { o.beta2 = 1.0; }, {"option 'beta2' = 1", "[0, 1)"});

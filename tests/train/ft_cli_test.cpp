@@ -153,6 +153,29 @@ TEST(FinetuneCli, ReplayRebuildsTheWeightsFromTheBaseModelAndTheLedger) {
             1);
 }
 
+TEST(FinetuneCli, ASparseRunWithAGranuleRecordsItReplaysAndRefusesAnotherGranuleOnResume) {
+  TempDir dir;
+  const fs::path log = dir.path / "log.txt";
+  const fs::path out = dir.path / "g16";
+  ASSERT_EQ(run(finetune(out, {"--direction", "sparse", "--keep", "0.25", "--granule", "16"}, 6), log), 0) << slurp(log);
+  EXPECT_NE(slurp(out / "ledger.tsv").find("\"granule\":16"), std::string::npos);
+  ASSERT_EQ(run({kZo, "replay", "--model", kData + "models/opt-tied", "--ledger", (out / "ledger.tsv").string(), "--out",
+                 (dir.path / "replay").string()},
+                log),
+            0)
+      << slurp(log);
+  EXPECT_TRUE(slurp(out / "model" / "model.safetensors") == slurp(dir.path / "replay" / "model.safetensors"));
+  // Granule 1 (the default) is not written: runs made before granules existed read the same.
+  ASSERT_EQ(run(finetune(dir.path / "g1", {"--direction", "sparse", "--keep", "0.25"}, 2), log), 0) << slurp(log);
+  EXPECT_EQ(slurp(dir.path / "g1" / "ledger.tsv").find("granule"), std::string::npos);
+  // Resuming with another granule is another run: refused, naming what differs.
+  auto resume = finetune(out, {"--direction", "sparse", "--keep", "0.25", "--granule", "4", "--resume"}, 8);
+  EXPECT_EQ(run(resume, log), 1);
+  EXPECT_NE(slurp(log).find("\"granule\":4"), std::string::npos) << slurp(log);
+  EXPECT_EQ(run(finetune(dir.path / "bad", {"--direction", "sparse", "--granule", "12"}, 2), log), 2);  // a usage error
+  EXPECT_NE(slurp(log).find("option --granule = 12: must be a power of 2 in [1, 64]"), std::string::npos) << slurp(log);
+}
+
 TEST(FinetuneCli, TheSharedPrefixForwardGivesTheSameRunBitForBit) {
   TempDir dir;
   const fs::path log = dir.path / "log.txt";

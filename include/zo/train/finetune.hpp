@@ -52,6 +52,7 @@ struct FinetuneOptions {
   int blocks_per_step = 1;
   std::string distribution = "gaussian";  // gaussian, rademacher, sphere
   double keep = 0.1;                   // sparse: kept fraction p
+  int granule = 1;                     // sparse: coordinates kept together (a power of 2 in [1, 64])
   int rank = 4;                        // low-rank: rank r
   std::int64_t steps = 1000;           // 0 = evaluate only (zero-shot)
   double lr = 1e-6;                    // η
