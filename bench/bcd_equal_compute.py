@@ -1,0 +1,415 @@
+#!/usr/bin/python3
+"""MeZO against MeZO-BCD (and R-AdaZO against R-AdaZO-BCD) at equal compute: every method gets the same
+budget of CPU-seconds, counted from each method's time per step measured alone.
+
+Model models/opt-text-proto; tasks spam and sotu-party, the protocol of bench/text_tasks.py (the same
+prompts and label words, --loss classification, --max-tokens 128 --keep-last 16, batch 16, ε 1e-3,
+k = 256 examples per class sampled with the run's seed).
+
+Methods (METHODS; learning rates in RATES, see there where each comes from):
+  mezo            ZO-SGD, dense Gaussian directions over every parameter
+  mezo-bcd        ZO-SGD over one block a step, a fresh permutation of the 14 blocks each epoch (MeZO-BCD)
+  mezo-bcd-cyclic the same, blocks in a fixed cyclic order
+  mezo-bcd2       two blocks a step, permutation order
+  r-adazo         R-AdaZO, dense
+  r-adazo-bcd     R-AdaZO over one block a step, permutation order
+
+Budget, counted in CPU-seconds:
+  1. phase `time`: each method's CPU time per step, measured alone on a quiet machine, one process with
+     one thread, over TIME_STEPS steps (two epochs of the blocks) on the task's data: step_costs.csv.
+  2. the budget is B = --budget-steps MeZO steps × MeZO's time per step; method m runs
+     steps_m = B / t_m steps (rounded to a multiple of 8) and is evaluated on the whole test split every
+     steps_m / 8 steps, so its budget fractions 1/8 … 1 are evaluation points. A method that shares the
+     forward below its block (BCD) gets more steps for the same CPU-seconds.
+  Evaluation time is not counted in the budget (it is the same for every method).
+  The runs themselves (phase `run`) go --jobs at a time, one thread each; their own wall time is
+  distorted by sharing the cores and is not used for the budget.
+
+Phases: time, run, report, all (the default: the three in order). Runs checkpoint every 100 steps and
+resume (`zo finetune --resume`) when the command is run again. A finished run leaves a small record
+(its evaluations, its training loss in windows of 20 steps, its summary) in --out/runs/, which the
+report reads and which a later invocation skips: a study cut off part way is continued by running the
+same command, even from a fresh checkout.
+
+Outputs (--out, default bench/results/bcd-equal-compute):
+  step_costs.csv  task,method,cpu_ms_per_step,steps_timed
+  results.csv     task,method,seed,budget_fraction,cpu_seconds,steps,accuracy  (fractions 0.25, 0.5, 1)
+  curves.csv      task,method,seed,budget_fraction,cpu_seconds,steps,accuracy,balanced_accuracy,eval_loss
+  table.md        accuracy at 25 %, 50 % and 100 % of the budget (mean ± std over seeds), time per step,
+                  steps at the full budget; MeZO's training loss over the last two quarters (has it stopped
+                  falling?)
+  curves_<task>.png  test accuracy and training loss against CPU-seconds, every method (mean over seeds)
+
+Usage: /usr/bin/python3 bench/bcd_equal_compute.py [--phase all] [--tasks spam,sotu-party] [--seeds 0,1,2]
+       [--methods mezo,...] [--budget-steps 2000] [--jobs 2] [--work build/bcd-equal-compute]"""
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+METHODS = {
+    "mezo": ["--optimizer", "zo-sgd", "--direction", "dense"],
+    "mezo-bcd": ["--optimizer", "zo-sgd", "--direction", "bcd", "--block-order", "permutation"],
+    "mezo-bcd-cyclic": ["--optimizer", "zo-sgd", "--direction", "bcd", "--block-order", "cyclic"],
+    "mezo-bcd2": ["--optimizer", "zo-sgd", "--direction", "bcd", "--block-order", "permutation",
+                  "--blocks-per-step", "2"],
+    "r-adazo": ["--optimizer", "r-adazo", "--direction", "dense"],
+    "r-adazo-bcd": ["--optimizer", "r-adazo", "--direction", "bcd", "--block-order", "permutation"],
+}
+# Learning rates: each method's rate chosen on validation balanced accuracy by bench/text_tasks.py's grid
+# on spam (bench/results/text-tasks-proto/grid.csv: mezo 1e-4 of {1e-4, 3e-4}, mezo-bcd 1e-3 of
+# {3e-4, 1e-3}, r-adazo 1e-4 of {3e-5, 1e-4}, r-adazo-bcd 3e-4 of {1e-4, 3e-4}); the cyclic order and
+# two blocks a step take mezo-bcd's rate. sotu-party's grid chose 3e-4 for mezo; the other methods'
+# sotu-party rates are their spam rates scaled by the same factor 3.
+RATES = {
+    "spam": {"mezo": 1e-4, "mezo-bcd": 1e-3, "mezo-bcd-cyclic": 1e-3, "mezo-bcd2": 1e-3,
+             "r-adazo": 1e-4, "r-adazo-bcd": 3e-4},
+    "sotu-party": {"mezo": 3e-4, "mezo-bcd": 3e-3, "mezo-bcd-cyclic": 3e-3, "mezo-bcd2": 3e-3,
+                   "r-adazo": 3e-4, "r-adazo-bcd": 1e-3},
+}
+TASKS = ["spam", "sotu-party"]
+TIME_STEPS = 28          # two epochs of the 14 blocks
+EVALS = 8                # evaluation points per run: budget fractions 1/8 … 1
+FRACTIONS = (0.25, 0.5, 1.0)
+LOSS_WINDOW = 20
+MAX_TOKENS, KEEP_LAST, K = 128, 16, 256
+VAL_K = 200  # validation records the rate is chosen on
+
+
+def lr_name(lr):
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
+def fail(msg):
+    sys.exit(f"bcd_equal_compute.py: error: {msg}")
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def write_csv(path, fields, rows):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+class Study:
+    def __init__(self, args):
+        self.a = args
+        self.zo = os.path.abspath(args.zo)
+        if not os.access(self.zo, os.X_OK):
+            fail(f"{self.zo}: not built (cmake --build build --target zo)")
+        self.model = os.path.abspath(args.model)
+        if not os.path.exists(os.path.join(self.model, "config.json")):
+            fail(f"{self.model}: no config.json")
+        for t in args.tasks:
+            if t not in TASKS:
+                fail(f"--tasks: unknown task '{t}' (known: {', '.join(TASKS)})")
+            for split in ("train", "test"):
+                if not os.path.exists(self.data(t, split)):
+                    fail(f"{self.data(t, split)}: missing (scripts/setup.sh builds data/)")
+        for m in args.methods:
+            if m not in METHODS:
+                fail(f"--methods: unknown method '{m}' (known: {', '.join(METHODS)})")
+        os.makedirs(args.out, exist_ok=True)
+        self.costs_path = os.path.join(args.out, "step_costs.csv")
+
+    def data(self, task, split):
+        return os.path.join(ROOT, "data", task, f"{split}.jsonl")
+
+    def argv(self, task, method, lr, seed, steps, eval_every, out):
+        return [self.zo, "finetune", "--model", self.model, "--config", os.path.join(ROOT, "configs", f"{task}.json"),
+                "--train", self.data(task, "train"), "--eval", self.data(task, "test"), "--k", str(K), "--per-class",
+                "--eval-k", "0", "--max-tokens", str(MAX_TOKENS), "--keep-last", str(KEEP_LAST),
+                "--loss", "classification", "--batch", "16", "--eps", "1e-3", "--steps", str(steps),
+                "--lr", repr(lr), "--seed", str(seed), "--eval-every", str(eval_every),
+                "--eval-batch", "16", "--checkpoint-every", "100", "--keep-checkpoints", "1", "--no-plots",
+                "--out", out] + METHODS[method]
+
+    def zo_run(self, cmd, out):
+        """Runs (or resumes) one zo finetune; returns its summary or None."""
+        if os.path.isdir(os.path.join(out, "checkpoints")) and os.listdir(os.path.join(out, "checkpoints")):
+            cmd = cmd + ["--resume"]
+        elif os.path.isdir(out):
+            shutil.rmtree(out)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
+        with open(out + ".log", "a") as log:
+            log.write(" ".join(cmd) + "\n")
+            log.flush()
+            rc = subprocess.call(cmd, stdout=log, stderr=log, env=env)
+        summary = os.path.join(out, "summary.json")
+        if rc != 0 or not os.path.exists(summary):
+            print(f"FAILED (exit {rc}): {' '.join(cmd)}; log {out}.log", file=sys.stderr, flush=True)
+            return None
+        with open(summary) as f:
+            return json.load(f)
+
+    # Phase 1: time per step, alone
+    def time_steps(self):
+        have = {(r["task"], r["method"]) for r in read_csv(self.costs_path)} if os.path.exists(self.costs_path) else set()
+        rows = read_csv(self.costs_path) if have else []
+        for task in self.a.tasks:
+            for method in self.a.methods:
+                if (task, method) in have:
+                    continue
+                out = os.path.join(self.a.work, "time", task, method)
+                shutil.rmtree(out, ignore_errors=True)
+                cmd = self.argv(task, method, RATES[task][method], 0, TIME_STEPS, 0, out)
+                cmd[cmd.index("--eval-k") + 1] = "16"  # the timing run's evaluations are not timed; keep them short
+                s = self.zo_run(cmd, out)
+                if s is None:
+                    fail(f"timing {task} {method} failed")
+                rows.append(dict(task=task, method=method, cpu_ms_per_step=round(s["cpu_seconds_per_step"] * 1e3, 1),
+                                 steps_timed=TIME_STEPS, load=round(os.getloadavg()[0], 2)))
+                print(f"time {task} {method}: {rows[-1]['cpu_ms_per_step']} CPU ms/step", flush=True)
+                write_csv(self.costs_path, ["task", "method", "cpu_ms_per_step", "steps_timed", "load"], rows)
+
+    def costs(self):
+        if not os.path.exists(self.costs_path):
+            fail(f"{self.costs_path}: missing (run --phase time first, alone on a quiet machine)")
+        return {(r["task"], r["method"]): float(r["cpu_ms_per_step"]) / 1e3 for r in read_csv(self.costs_path)}
+
+    def plan(self, task, method):
+        """Steps and evaluation interval of `method` under the task's budget."""
+        c = self.costs()
+        if (task, "mezo") not in c or (task, method) not in c:
+            fail(f"{self.costs_path}: no time per step for {task} mezo / {method} (run --phase time)")
+        budget = self.a.budget_steps * c[(task, "mezo")]
+        every = max(1, round(budget / c[(task, method)] / EVALS))
+        return budget, every * EVALS, every
+
+    def key(self, task, method, lr):
+        """A run's folder name: the method, and its rate where it is not the method's default (RATES)."""
+        return method if lr == RATES[task][method] else f"{method}@{lr_name(lr)}"
+
+    def record_path(self, task, method, lr, seed):
+        return os.path.join(self.a.out, "runs", task, self.key(task, method, lr), f"seed{seed}.json")
+
+    def validate_run(self, task, out, seed):
+        """The run's final model on VAL_K validation records (sampled with seed 0, the same for every run):
+        the learning rate is chosen on these (bench/text_tasks.py's rule)."""
+        val = os.path.join(out, "val")
+        cmd = [self.zo, "finetune", "--model", os.path.join(out, "model"), "--tokenizer",
+               os.path.join(self.model, "tokenizer.json"), "--config", os.path.join(ROOT, "configs", f"{task}.json"),
+               "--train", self.data(task, "train"), "--eval", self.data(task, "validation"), "--k", "1",
+               "--eval-k", str(VAL_K), "--data-seed", "0", "--max-tokens", str(MAX_TOKENS), "--keep-last", str(KEEP_LAST),
+               "--loss", "classification", "--eval-batch", "16", "--steps", "0", "--no-plots", "--out", val]
+        s = self.zo_run(cmd, val)
+        return None if s is None else s.get("last_eval")
+
+    @staticmethod
+    def save(record, rec):
+        os.makedirs(os.path.dirname(record), exist_ok=True)
+        with open(record + ".tmp", "w") as f:
+            json.dump(rec, f, indent=0)
+        os.replace(record + ".tmp", record)
+
+    # Phase 2: the runs
+    def one(self, job):
+        task, method, lr, seed = job
+        record = self.record_path(task, method, lr, seed)
+        out = os.path.join(self.a.work, task, self.key(task, method, lr), f"seed{seed}")
+        if os.path.exists(record):
+            with open(record) as f:
+                rec = json.load(f)
+            if rec.get("validation") is None and os.path.isdir(os.path.join(out, "model")):
+                rec["validation"] = self.validate_run(task, out, seed)  # a record written before validation was
+                self.save(record, rec)
+            return
+        budget, steps, every = self.plan(task, method)
+        s = self.zo_run(self.argv(task, method, lr, seed, steps, every, out), out)
+        if s is None:
+            return
+        val = self.validate_run(task, out, seed)
+        if val is None:
+            return
+        evals = read_csv(os.path.join(out, "eval_log.csv"))
+        losses = [float(r["loss"]) for r in read_csv(os.path.join(out, "train_log.csv"))]
+        windows = [dict(step=(i + LOSS_WINDOW), loss=statistics.fmean(losses[i:i + LOSS_WINDOW]))
+                   for i in range(0, len(losses) - LOSS_WINDOW + 1, LOSS_WINDOW)]
+        rec = dict(task=task, method=method, seed=seed, lr=lr, steps=steps, eval_every=every, validation=val,
+                   budget_cpu_seconds=budget, cpu_seconds_per_step=self.costs()[(task, method)],
+                   run_cpu_seconds_per_step=s.get("cpu_seconds_per_step"), peak_rss_mb=s.get("peak_rss_mb"),
+                   evaluations=[{k: float(v) for k, v in r.items()} for r in evals], loss_windows=windows)
+        self.save(record, rec)
+        last = evals[-1]
+        print(f"run {task} {method} lr {lr:g} seed {seed}: {steps} steps, test accuracy {float(last['accuracy']):.4f}, "
+              f"validation balanced accuracy {val['balanced_accuracy']:.4f}", flush=True)
+
+    def run_all(self):
+        jobs = [(t, m, self.a.lr.get(m, RATES[t][m]), s) for t in self.a.tasks for s in self.a.seeds for m in self.a.methods]
+        with ThreadPoolExecutor(max_workers=self.a.jobs) as ex:
+            list(ex.map(self.one, jobs))
+
+    # Phase 3: the report
+    def records(self):
+        recs = []
+        for task in self.a.tasks:
+            base = os.path.join(self.a.out, "runs", task)
+            for key in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+                if key.split("@")[0] not in self.a.methods:
+                    continue
+                for name in sorted(os.listdir(os.path.join(base, key))):
+                    if name.endswith(".json") and int(name[4:-5]) in self.a.seeds:
+                        with open(os.path.join(base, key, name)) as f:
+                            recs.append(json.load(f))
+        return recs
+
+    def chosen(self, recs):
+        """(task, method) -> the rate of the best seed-0 final validation balanced accuracy (ties: accuracy)."""
+        best = {}
+        for r in recs:
+            if r["seed"] != 0:
+                continue
+            k = (r["task"], r["method"])
+            score = (r["validation"]["balanced_accuracy"], r["validation"]["accuracy"])
+            if k not in best or score > best[k][0]:
+                best[k] = (score, r["lr"])
+        return {k: v[1] for k, v in best.items()}
+
+    def report(self):
+        recs = self.records()
+        if not recs:
+            fail(f"no finished runs under {self.a.out}/runs (run --phase run)")
+        chosen = self.chosen(recs)
+        results, curves = [], []
+        for r in recs:
+            for e in r["evaluations"]:
+                frac = e["step"] / r["steps"]
+                row = dict(task=r["task"], method=r["method"], seed=r["seed"], budget_fraction=round(frac, 4),
+                           cpu_seconds=round(e["step"] * r["cpu_seconds_per_step"], 1), steps=int(e["step"]),
+                           accuracy=round(e["accuracy"], 4), lr=r["lr"])
+                curves.append(dict(row, balanced_accuracy=round(e["balanced_accuracy"], 4),
+                                   eval_loss=round(e["eval_loss"], 4)))
+                # results.csv: each method at its chosen rate only
+                if r["lr"] == chosen.get((r["task"], r["method"])) and any(abs(frac - f) < 1e-9 for f in FRACTIONS):
+                    results.append(row)
+        out = self.a.out
+        write_csv(os.path.join(out, "results.csv"), list(results[0].keys()), results)
+        write_csv(os.path.join(out, "curves.csv"), list(curves[0].keys()), curves)
+        self.table(recs, chosen)
+        self.plot([r for r in recs if r["lr"] == chosen.get((r["task"], r["method"]))])
+
+    def table(self, recs, chosen):
+        lines = ["| task | method | lr | seeds | validation balanced accuracy % (seed 0, 100 %) | CPU ms / step | "
+                 "steps at 100 % | test accuracy % at 25 % | at 50 % | at 100 % |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+
+        def cell(vals):
+            if not vals:
+                return "–"
+            m = 100 * statistics.fmean(vals)
+            return f"{m:.1f} ± {100 * statistics.stdev(vals):.1f}" if len(vals) > 1 else f"{m:.1f}"
+
+        def at(r, f):
+            return [e["accuracy"] for e in r["evaluations"] if abs(e["step"] / r["steps"] - f) < 1e-9]
+
+        for task in self.a.tasks:
+            for method in self.a.methods:
+                for lr in sorted({r["lr"] for r in recs if r["task"] == task and r["method"] == method}):
+                    rs = [r for r in recs if r["task"] == task and r["method"] == method and r["lr"] == lr]
+                    val = [r["validation"]["balanced_accuracy"] for r in rs if r["seed"] == 0 and r.get("validation")]
+                    mark = " (chosen)" if chosen.get((task, method)) == lr else ""
+                    lines.append(f"| {task} | {method} | {lr:g}{mark} | {len(rs)} ({', '.join(str(r['seed']) for r in rs)}) | "
+                                 + (f"{100 * val[0]:.1f} | " if val else "– | "))
+                    lines[-1] += (f"{rs[0]['cpu_seconds_per_step'] * 1e3:.0f} | {rs[0]['steps']} | "
+                                  + " | ".join(cell([a for r in rs for a in at(r, f)]) for f in FRACTIONS) + " |")
+        lines += ["", "MeZO's training loss (mean of the 20-step windows) in the third and the last quarter of its run:"]
+        for r in recs:
+            if r["method"] != "mezo":
+                continue
+            w = [x["loss"] for x in r["loss_windows"]]
+            q = len(w) // 4
+            lines.append(f"- {r['task']} seed {r['seed']}: {statistics.fmean(w[2 * q:3 * q]):.4f} → "
+                         f"{statistics.fmean(w[3 * q:]):.4f}")
+        with open(os.path.join(self.a.out, "table.md"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print("\n".join(lines))
+
+    def plot(self, recs):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        for task in self.a.tasks:
+            rs = [r for r in recs if r["task"] == task]
+            if not rs:
+                continue
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+            for method in self.a.methods:
+                mr = [r for r in rs if r["method"] == method]
+                if not mr:
+                    continue
+                n = min(len(r["evaluations"]) for r in mr)
+                x = [mr[0]["evaluations"][i]["step"] * mr[0]["cpu_seconds_per_step"] for i in range(n)]
+                y = [100 * statistics.fmean(r["evaluations"][i]["accuracy"] for r in mr) for i in range(n)]
+                ax1.plot(x, y, marker="o", label=f"{method} ({len(mr)} seeds)")
+                n = min(len(r["loss_windows"]) for r in mr)
+                x = [mr[0]["loss_windows"][i]["step"] * mr[0]["cpu_seconds_per_step"] for i in range(n)]
+                y = [statistics.fmean(r["loss_windows"][i]["loss"] for r in mr) for i in range(n)]
+                ax2.plot(x, y, label=method, linewidth=1)
+            ax1.set(xlabel="CPU-seconds (time per step measured alone × steps)", ylabel="test accuracy %",
+                    title=f"{task}: test accuracy at equal compute")
+            ax2.set(xlabel="CPU-seconds", ylabel=f"training loss (mean of {LOSS_WINDOW} steps)",
+                    title=f"{task}: training loss")
+            ax1.legend(fontsize=8)
+            ax2.legend(fontsize=8)
+            fig.tight_layout()
+            fig.savefig(os.path.join(self.a.out, f"curves_{task}.png"), dpi=110)
+            plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--phase", default="all", choices=["all", "time", "run", "report"])
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--budget-steps", type=int, default=2000, help="the budget in MeZO steps (× MeZO's time per step)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--lr", default="", help="METHOD=RATE[,METHOD=RATE…]: run these methods at another rate (its own "
+                    "folder); the report chooses each method's rate on validation")
+    ap.add_argument("--work", default=os.path.join(ROOT, "build/bcd-equal-compute"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/bcd-equal-compute"))
+    ap.add_argument("--zo", default=os.path.join(ROOT, "build/zo"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "models/opt-text-proto"))
+    a = ap.parse_args()
+    a.tasks = a.tasks.split(",")
+    a.methods = a.methods.split(",")
+    try:
+        a.seeds = [int(s) for s in a.seeds.split(",")]
+    except ValueError:
+        fail(f"--seeds: '{a.seeds}' is not a comma-separated list of integers")
+    try:
+        a.lr = {m: float(v) for m, v in (x.split("=") for x in a.lr.split(",") if x)}
+    except ValueError:
+        fail(f"--lr: '{a.lr}' is not METHOD=RATE[,METHOD=RATE…]")
+    for m in a.lr:
+        if m not in METHODS:
+            fail(f"--lr: unknown method '{m}' (known: {', '.join(METHODS)})")
+    if a.budget_steps < EVALS:
+        fail(f"--budget-steps: {a.budget_steps} is below {EVALS}")
+    st = Study(a)
+    if a.phase in ("all", "time"):
+        st.time_steps()
+    if a.phase in ("all", "run"):
+        st.run_all()
+    if a.phase in ("all", "report"):
+        st.report()
+
+
+if __name__ == "__main__":
+    main()
