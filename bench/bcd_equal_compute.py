@@ -6,7 +6,8 @@ Model models/opt-text-proto; tasks spam and sotu-party, the protocol of bench/te
 prompts and label words, --loss classification, --max-tokens 128 --keep-last 16, batch 16, ε 1e-3,
 k = 256 examples per class sampled with the run's seed).
 
-Methods (METHODS; learning rates in RATES, see there where each comes from):
+Methods (METHODS; each method's default learning rate in RATES, see there where each comes from;
+--lr METHOD=RATE runs a method at another rate, in its own folder METHOD@RATE):
   mezo            ZO-SGD, dense Gaussian directions over every parameter
   mezo-bcd        ZO-SGD over one block a step, a fresh permutation of the 14 blocks each epoch (MeZO-BCD)
   mezo-bcd-cyclic the same, blocks in a fixed cyclic order
@@ -25,6 +26,11 @@ Budget, counted in CPU-seconds:
   The runs themselves (phase `run`) go --jobs at a time, one thread each; their own wall time is
   distorted by sharing the cores and is not used for the budget.
 
+Learning rate: every finished run's final model is also evaluated on 200 validation records (sampled
+with seed 0, the same for every run); the report takes, per method, the rate whose seed-0 run has the
+best validation balanced accuracy (bench/text_tasks.py's rule), and results.csv and the plot show
+that rate only. table.md lists every rate that ran.
+
 Phases: time, run, report, all (the default: the three in order). Runs checkpoint every 100 steps and
 resume (`zo finetune --resume`) when the command is run again. A finished run leaves a small record
 (its evaluations, its training loss in windows of 20 steps, its summary) in --out/runs/, which the
@@ -33,15 +39,16 @@ same command, even from a fresh checkout.
 
 Outputs (--out, default bench/results/bcd-equal-compute):
   step_costs.csv  task,method,cpu_ms_per_step,steps_timed
-  results.csv     task,method,seed,budget_fraction,cpu_seconds,steps,accuracy  (fractions 0.25, 0.5, 1)
-  curves.csv      task,method,seed,budget_fraction,cpu_seconds,steps,accuracy,balanced_accuracy,eval_loss
+  results.csv     task,method,seed,budget_fraction,cpu_seconds,steps,accuracy,lr  (fractions 0.25, 0.5, 1;
+                  each method at its chosen rate)
+  curves.csv      the same columns and balanced_accuracy, eval_loss: every evaluation of every run
   table.md        accuracy at 25 %, 50 % and 100 % of the budget (mean ± std over seeds), time per step,
                   steps at the full budget; MeZO's training loss over the last two quarters (has it stopped
                   falling?)
   curves_<task>.png  test accuracy and training loss against CPU-seconds, every method (mean over seeds)
 
 Usage: /usr/bin/python3 bench/bcd_equal_compute.py [--phase all] [--tasks spam,sotu-party] [--seeds 0,1,2]
-       [--methods mezo,...] [--budget-steps 2000] [--jobs 2] [--work build/bcd-equal-compute]"""
+       [--methods mezo,...] [--lr mezo-bcd=3e-4] [--budget-steps 2000] [--jobs 2] [--work build/bcd-equal-compute]"""
 import argparse
 import csv
 import json
@@ -356,7 +363,7 @@ class Study:
                 n = min(len(r["evaluations"]) for r in mr)
                 x = [mr[0]["evaluations"][i]["step"] * mr[0]["cpu_seconds_per_step"] for i in range(n)]
                 y = [100 * statistics.fmean(r["evaluations"][i]["accuracy"] for r in mr) for i in range(n)]
-                ax1.plot(x, y, marker="o", label=f"{method} ({len(mr)} seeds)")
+                ax1.plot(x, y, marker="o", label=f"{method}, lr {mr[0]['lr']:g} ({len(mr)} seed{'s' * (len(mr) > 1)})")
                 n = min(len(r["loss_windows"]) for r in mr)
                 x = [mr[0]["loss_windows"][i]["step"] * mr[0]["cpu_seconds_per_step"] for i in range(n)]
                 y = [statistics.fmean(r["loss_windows"][i]["loss"] for r in mr) for i in range(n)]
