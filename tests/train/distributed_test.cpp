@@ -102,12 +102,10 @@ TEST(Communicator, SingleProcessGathersItsOwnValuesAndShardsCoverTheBatchInOrder
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   // Kernels whose products are row-invariant (bit-exact splits need them, docs/distributed.md): this
-  // process's when its probe passes, else the generic ones, which every x86-64 CPU runs. Decided
-  // before fork: OpenBLAS's threads do not exist in the child.
-  static const std::string kernels =
-      std::getenv("OPENBLAS_CORETYPE") != nullptr ? ""
-      : zo::nn::ops::matmul_is_row_invariant()    ? zo::nn::blas_core()
-                                                  : "Prescott";
+  // process's when its probe passes, else the generic ones, which every x86-64 CPU runs. Always set,
+  // also over an OPENBLAS_CORETYPE the environment brings (a machine may set Haswell for every
+  // process). Decided before fork: OpenBLAS's threads do not exist in the child.
+  static const std::string kernels = zo::nn::ops::matmul_is_row_invariant() ? zo::nn::blas_core() : "Prescott";
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
@@ -117,7 +115,7 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
     // One thread a process, so that one process and N ranks run the same arithmetic on a small machine.
     ::setenv("OMP_NUM_THREADS", "1", 1);
     ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
-    if (!kernels.empty()) ::setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1);
+    ::setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1);
     zo::test::exec_or_exit(args);
   }
   return pid;
