@@ -10,10 +10,16 @@ import os
 import pathlib
 import subprocess
 
-import numpy as np
-import pytest
+# OpenBLAS's generic kernels for this process and the processes it starts, chosen before numpy or
+# torch loads OpenBLAS: the torch.distributed test holds N processes to one process bit for bit, which
+# needs products whose rows do not depend on how many rows a call has (docs/distributed.md). The
+# kernels OpenBLAS picks on AMD CPUs (Haswell), or that a machine's environment sets, are not.
+os.environ["OPENBLAS_CORETYPE"] = "Prescott"
 
-import zo
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import zo  # noqa: E402
 
 
 def _reference_path():
