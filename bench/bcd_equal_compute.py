@@ -61,6 +61,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from text_tasks import lr_name  # noqa: E402  (the rate's name in run folders, as the fine-tuning table writes it)
 
 METHODS = {
     "mezo": ["--optimizer", "zo-sgd", "--direction", "dense"],
@@ -89,10 +91,6 @@ FRACTIONS = (0.25, 0.5, 1.0)
 LOSS_WINDOW = 20
 MAX_TOKENS, KEEP_LAST, K = 128, 16, 256
 VAL_K = 200  # validation records the rate is chosen on
-
-
-def lr_name(lr):
-    return f"{lr:.0e}".replace("e-0", "e-")
 
 
 def fail(msg):
