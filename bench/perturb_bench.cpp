@@ -39,17 +39,21 @@ constexpr std::int64_t kCols = 2035;
 struct Setup {
   std::int64_t rows = 2560;
   std::vector<float> storage;
+  float* data = nullptr;  // the params: storage from its first 64-byte boundary, as a model's weights are aligned
+  std::int64_t numel = 0;
   zo::ParamSet set;
   std::int64_t step = 0;  // advances so every pass draws a new seed / block
 
   void init() {
     const std::int64_t per = rows * kCols;
-    storage.assign(std::size_t(per * kBlocks), 0.0f);
+    numel = per * kBlocks;
+    storage.assign(std::size_t(numel + 16), 0.0f);
+    data = storage.data() + (16 - (reinterpret_cast<std::uintptr_t>(storage.data()) / sizeof(float)) % 16) % 16;
     // First touch in parallel, with the same static schedule the passes use.
 #pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < std::int64_t(storage.size()); ++i) storage[std::size_t(i)] = 1e-3f * float(i % 1000);
+    for (std::int64_t i = 0; i < numel; ++i) data[i] = 1e-3f * float(i % 1000);
     for (int b = 0; b < kBlocks; ++b) {
-      set.add(fmt::format("layers.{}.w", b), zo::DType::f32, {rows, kCols}, storage.data() + b * per);
+      set.add(fmt::format("layers.{}.w", b), zo::DType::f32, {rows, kCols}, data + b * per);
     }
   }
 };
@@ -68,8 +72,8 @@ double process_cpu_seconds() {
 
 // The peer: one read and one write of every float, the same traffic as a perturbation pass.
 void copy_loop(benchmark::State& state) {
-  float* x = setup().storage.data();
-  const auto n = std::int64_t(setup().storage.size());
+  float* x = setup().data;
+  const std::int64_t n = setup().numel;
   const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
 #pragma omp parallel for schedule(static)
@@ -111,7 +115,7 @@ void step_passes(benchmark::State& state, zo::DirectionOptions options, zo::Rest
     optimizer->step(s.set, direction, e, 1e-3);
   }
   state.counters["cpu_s"] = (process_cpu_seconds() - cpu0) / double(state.iterations());
-  state.SetBytesProcessed(state.iterations() * std::int64_t(s.storage.size()) * 8);
+  state.SetBytesProcessed(state.iterations() * s.numel * 8);
 }
 
 struct Case {
@@ -202,7 +206,7 @@ int main(int argc, char** argv) {
   for (const Case& c : all) {
     benchmark::RegisterBenchmark(c.name.c_str(), c.fn)->Iterations(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   }
-  const std::int64_t n = std::int64_t(setup().storage.size());
+  const std::int64_t n = setup().numel;
   std::fprintf(stderr, "%lld float32 params in %d blocks, %d threads, %d rounds\n", static_cast<long long>(n), kBlocks,
                omp_get_max_threads(), rounds);
 

@@ -423,8 +423,10 @@ void sparse_span(const DirectionOptions& options, const Param& p, const Draw& dr
     if (in_span < drawn) break;
   }
   if (g > 1) {
+    out.run_count = count;
     for (std::int64_t u = 0; u < count; ++u) {
       const auto first = std::int32_t(kept_units[u] * g);
+      out.runs[u] = first;
       for (std::int64_t r = 0; r < g; ++r) out.index[u * g + r] = first + std::int32_t(r);
     }
     count *= g;

@@ -31,12 +31,14 @@ void make_low_rank(const DirectionOptions& options, const Param& p, const Draw& 
                    std::int64_t row1, LowRankFactors& out);
 
 // The kept coordinates of sparse span `span` of p (direction.hpp): index[k] (within the span,
-// ascending) and value[k] (draw.scale / sqrt(keep) included), k < count.
+// ascending) and value[k] (draw.scale / sqrt(keep) included), k < count. With granule g > 1 they
+// come in run_count runs of g consecutive coordinates: run u starts at coordinate runs[u] and holds
+// index[u·g … u·g + g − 1] = runs[u] … runs[u] + g − 1, so a pass can update a run as one vector.
 struct SparseSpan {
   std::int64_t count = 0;
   alignas(64) std::int32_t index[kSparseSpan + kBatchElementsForSparse];
   alignas(64) float value[kSparseSpan];
-  // granule > 1: the kept runs (of granule coordinates), before index expands them.
+  std::int64_t run_count = 0;  // granule > 1 only
   alignas(64) std::int32_t runs[kSparseSpan + kBatchElementsForSparse];
 };
 void sparse_span(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span, SparseSpan& out);

@@ -92,6 +92,27 @@ inline float add_scaled_one(float theta, float z, float a) {
 #endif
 }
 
+// θ[runs[u] + r] += a·value[u·g + r] for the span's kept runs of g coordinates, below n. A run is
+// contiguous, so it is one vector update. The runs are scattered, so the hardware prefetcher does
+// not see them coming: the lines of the run kRunsAhead runs ahead are prefetched for writing.
+void add_runs(float* __restrict theta, std::int64_t n, const detail::SparseSpan& kept, std::int64_t g, float a) {
+  constexpr std::int64_t kRunsAhead = 8;
+  const float* __restrict value = kept.value;
+  for (std::int64_t u = 0; u < kept.run_count; ++u) {
+    const std::int64_t first = kept.runs[u];
+    if (first >= n) break;
+    if (u + kRunsAhead < kept.run_count && kept.runs[u + kRunsAhead] < n) {
+      const std::int64_t ahead = kept.runs[u + kRunsAhead];
+      __builtin_prefetch(theta + ahead, 1, 3);
+      __builtin_prefetch(theta + std::min(ahead + g, n) - 1, 1, 3);
+    }
+    const std::int64_t len = std::min(g, n - first);
+    float* t = theta + first;
+    const float* v = value + u * g;
+    for (std::int64_t r = 0; r < len; ++r) t[r] = add_scaled_one(t[r], v[r], a);
+  }
+}
+
 // θ[i] += a·z[i] for packed Rademacher signs z (bit i % 32 of words[i / 32] set: −1), i < n. a·(±1)
 // is exact, so θ + (±a) has the one rounding of fma(a, z, θ): the same bits as add_scaled on the
 // expanded signs, without writing z out.
@@ -176,7 +197,10 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
         detail::sparse_span(direction.options(), p, draw, begin / kSparseSpan, kept);
         // The last span of a param may run past its end: keep the positions below n (a prefix).
         while (kept.count > 0 && kept.index[kept.count - 1] >= n) --kept.count;
-        if (p.dtype == DType::f32) {
+        const std::int64_t g = direction.options().granule;
+        if (p.dtype == DType::f32 && g > 1) {
+          add_runs(reinterpret_cast<float*>(element_ptr(p, begin)), n, kept, g, alpha);
+        } else if (p.dtype == DType::f32) {
           float* theta = reinterpret_cast<float*>(element_ptr(p, begin));
           for (std::int64_t k = 0; k < kept.count; ++k) {
             const std::int32_t i = kept.index[k];

@@ -107,19 +107,21 @@ TEST(Perturb, AddsAlphaTimesFillToEveryMovingCoordinate) {
 }
 
 TEST(Perturb, GivesTheSameBitsWithOneTwoOrThreeThreads) {
-  for (const DirectionOptions& o : every_kind()) {
-    std::vector<std::vector<std::vector<std::uint32_t>>> results;
-    for (const int threads : {1, 2, 3}) {
-      omp_set_num_threads(threads);
-      Model m(DType::bf16);
-      const zo::Direction d(o, m.set);
-      const auto blocks = all_blocks(m.set);
-      zo::perturb(m.set, d, blocks, d.draw(m.set, blocks, 5), 0.5f);
-      results.push_back(m.snapshot());
+  for (const DType low_precision : {DType::bf16, DType::f32}) {
+    for (const DirectionOptions& o : every_kind()) {
+      std::vector<std::vector<std::vector<std::uint32_t>>> results;
+      for (const int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+        Model m(low_precision);
+        const zo::Direction d(o, m.set);
+        const auto blocks = all_blocks(m.set);
+        zo::perturb(m.set, d, blocks, d.draw(m.set, blocks, 5), 0.5f);
+        results.push_back(m.snapshot());
+      }
+      omp_set_num_threads(omp_get_num_procs());
+      EXPECT_EQ(results[0], results[1]) << label(o) << " " << zo::to_string(low_precision);
+      EXPECT_EQ(results[0], results[2]) << label(o) << " " << zo::to_string(low_precision);
     }
-    omp_set_num_threads(omp_get_num_procs());
-    EXPECT_EQ(results[0], results[1]) << label(o);
-    EXPECT_EQ(results[0], results[2]) << label(o);
   }
 }
 
