@@ -389,6 +389,12 @@ void generate(const DirectionOptions& options, const Param& p, const Draw& draw,
 }
 
 void sparse_span(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span, SparseSpan& out) {
+  sparse_positions(options, p, draw, span, out);
+  sparse_values(options, p, draw, span, out);
+}
+
+void sparse_positions(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span,
+                      SparseSpan& out) {
   const float c = gap_scale(options.keep);
   const RandomStream mask_stream{draw.seed, p.key, Stream::mask};
   const std::int64_t first_word = span * kSparseSpan;  // draw j of the span is mask word first_word + j
@@ -432,7 +438,13 @@ void sparse_span(const DirectionOptions& options, const Param& p, const Draw& dr
     count *= g;
   }
   out.count = count;
+}
+
+void sparse_values(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span,
+                   SparseSpan& out) {
+  const std::int64_t count = out.count;
   if (count == 0) return;
+  const std::int64_t first_word = span * kSparseSpan;
   const RandomStream value_stream{draw.seed, p.key, Stream::value};
   if (options.distribution == Distribution::rademacher) {
     fill_rademacher(value_stream, first_word, count, out.value);

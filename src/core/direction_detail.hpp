@@ -42,6 +42,12 @@ struct SparseSpan {
   alignas(64) std::int32_t runs[kSparseSpan + kBatchElementsForSparse];
 };
 void sparse_span(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span, SparseSpan& out);
+// sparse_span in its two halves: the kept positions (count, index, run_count, runs), then their values
+// (value). A pass calls them apart to start loading the kept lines of θ while the values are drawn.
+void sparse_positions(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span,
+                      SparseSpan& out);
+void sparse_values(const DirectionOptions& options, const Param& p, const Draw& draw, std::int64_t span,
+                   SparseSpan& out);
 
 // z for elements [begin, begin + n) of p (draw.scale included). `factors` must cover the rows of
 // the range when is_low_rank(options, p); it is ignored otherwise.

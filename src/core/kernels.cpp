@@ -92,20 +92,23 @@ inline float add_scaled_one(float theta, float z, float a) {
 #endif
 }
 
+// Starts loading the first and the last line of each kept run of g coordinates below n, for
+// writing. The runs are scattered, so the hardware prefetcher does not see them coming; called
+// between drawing the span's positions and its values, the loads overlap the normals' arithmetic.
+void prefetch_runs(const float* theta, std::int64_t n, const detail::SparseSpan& kept, std::int64_t g) {
+  for (std::int64_t u = 0; u < kept.run_count && kept.runs[u] < n; ++u) {
+    __builtin_prefetch(theta + kept.runs[u], 1, 3);
+    __builtin_prefetch(theta + std::min(kept.runs[u] + g, n) - 1, 1, 3);
+  }
+}
+
 // θ[runs[u] + r] += a·value[u·g + r] for the span's kept runs of g coordinates, below n. A run is
-// contiguous, so it is one vector update. The runs are scattered, so the hardware prefetcher does
-// not see them coming: the lines of the run kRunsAhead runs ahead are prefetched for writing.
+// contiguous, so it is one vector update.
 void add_runs(float* __restrict theta, std::int64_t n, const detail::SparseSpan& kept, std::int64_t g, float a) {
-  constexpr std::int64_t kRunsAhead = 8;
   const float* __restrict value = kept.value;
   for (std::int64_t u = 0; u < kept.run_count; ++u) {
     const std::int64_t first = kept.runs[u];
     if (first >= n) break;
-    if (u + kRunsAhead < kept.run_count && kept.runs[u + kRunsAhead] < n) {
-      const std::int64_t ahead = kept.runs[u + kRunsAhead];
-      __builtin_prefetch(theta + ahead, 1, 3);
-      __builtin_prefetch(theta + std::min(ahead + g, n) - 1, 1, 3);
-    }
     const std::int64_t len = std::min(g, n - first);
     float* t = theta + first;
     const float* v = value + u * g;
@@ -194,10 +197,13 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
       if (direction.options().kind == DirectionKind::sparse) {
         // Only the kept coordinates are read and written (chunks are sparse spans: kChunk == kSparseSpan).
         detail::SparseSpan& kept = state->kept;
-        detail::sparse_span(direction.options(), p, draw, begin / kSparseSpan, kept);
+        const std::int64_t span = begin / kSparseSpan;
+        const std::int64_t g = direction.options().granule;
+        detail::sparse_positions(direction.options(), p, draw, span, kept);
+        if (p.dtype == DType::f32 && g > 1) prefetch_runs(reinterpret_cast<float*>(element_ptr(p, begin)), n, kept, g);
+        detail::sparse_values(direction.options(), p, draw, span, kept);
         // The last span of a param may run past its end: keep the positions below n (a prefix).
         while (kept.count > 0 && kept.index[kept.count - 1] >= n) --kept.count;
-        const std::int64_t g = direction.options().granule;
         if (p.dtype == DType::f32 && g > 1) {
           add_runs(reinterpret_cast<float*>(element_ptr(p, begin)), n, kept, g, alpha);
         } else if (p.dtype == DType::f32) {
