@@ -1,11 +1,13 @@
 // Philox streams and their transforms. All draws go through bits_batch_at / normal_batch_at
-// (random_batch.hpp), hand-vectorised for AVX2 + FMA with a scalar twin for other builds (the same
-// operations in the same order); fills copy the part of each batch they need.
+// (random_batch.hpp), hand-vectorised for AVX2 + FMA, with the element-wise math of z_math.hpp (the
+// same operations in the same order, also compiled for CUDA) as the scalar path of other builds;
+// fills copy the part of each batch they need.
 #include "zo/core/random.hpp"
 
 #include "random_batch.hpp"
 #include "zo/util/error.hpp"
 #include "zo/core/philox.hpp"
+#include "zo/core/z_math.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,87 +19,6 @@
 
 namespace zo {
 
-#if !(defined(__AVX2__) && defined(__FMA__))
-namespace {
-
-// Scalar twins of the vector transforms below. The polynomials are written with explicit fma where the build has it: one rounding per step and
-// the same rounding on every vector lane and in the single-element forms.
-inline float mul_add(float a, float b, float c) {
-#ifdef __FMA__
-  return std::fma(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-
-inline std::uint32_t as_bits(float f) { return __builtin_bit_cast(std::uint32_t, f); }
-inline float as_float(std::uint32_t u) { return __builtin_bit_cast(float, u); }
-
-// -2·ln(u1) with u1 = (a + 0.5)·2^-32, accurate in relative terms over all of (0, 1): for a < 2^31
-// u1 is formed directly; above, 1 − u1 = (~a + 0.5)·2^-32 is formed instead, so the values near
-// u1 = 1 (small radii) keep their precision. ln u1 = e·ln 2 + log1p(f), f in [√½ − 1, √2 − 1], with
-// the Cephes logf polynomial (relative error ~1e-7).
-inline float minus_two_log_u1(std::uint32_t a) {
-  const std::uint32_t high_mask = std::uint32_t(std::int32_t(a) >> 31);  // all ones when a >= 2^31
-  const std::uint32_t v = a ^ high_mask;                                 // < 2^31 either way
-  const float t = (float(std::int32_t(v)) + 0.5f) * 0x1p-32f;            // u1 (low) or 1 − u1 (high)
-  // Low half: t = 2^e · m, m in [√½, √2).
-  const std::uint32_t tb = as_bits(t);
-  const std::uint32_t mant = tb & 0x007fffffu;
-  const std::uint32_t big = mant > 0x003504f3u ? 1u : 0u;  // m > √2 when the exponent is 0: halve it
-  const float m_low = as_float(mant | ((127u - big) << 23));
-  const float f_low = m_low - 1.0f;
-  const float e_low = float(std::int32_t(tb >> 23) - 127 + std::int32_t(big));
-  // High half: u1 = 1 − t; for u1 >= √½ take e = 0, f = −t, else e = −1, f = 1 − 2t (exact).
-  const bool near_one = t <= 0.29289321881345248f;
-  const float f_high = near_one ? -t : 1.0f - 2.0f * t;
-  const float e_high = near_one ? 0.0f : -1.0f;
-  const bool high = high_mask != 0;
-  const float f = high ? f_high : f_low;
-  const float e = high ? e_high : e_low;
-
-  const float z = f * f;
-  // p(f) = P0 f^8 + … + P8 by Estrin's scheme (the same operations as the vector path).
-  const float q0 = mul_add(-2.4999993993e-1f, f, 3.3333331174e-1f);
-  const float q1 = mul_add(-1.6668057665e-1f, f, 2.0000714765e-1f);
-  const float q2 = mul_add(-1.2420140846e-1f, f, 1.4249322787e-1f);
-  const float q3 = mul_add(-1.1514610310e-1f, f, 1.1676998740e-1f);
-  const float q01 = mul_add(q1, z, q0);
-  const float q23 = mul_add(q3, z, q2);
-  const float z2 = z * z;
-  const float p = mul_add(z2, mul_add(z2, 7.0376836292e-2f, q23), q01);
-  float y = f * z * p;
-  y = mul_add(e, -2.12194440e-4f, y);
-  y = mul_add(-0.5f, z, y);
-  float ln = f + y;
-  ln = mul_add(e, 0.693359375f, ln);
-  return std::max(-2.0f * ln, 0.0f);
-}
-
-// cos and sin of 2π·b·2^-32. The quadrant comes from the integer b itself (exact reduction); the
-// remainder angle lies in [−π/4, π/4) where the Cephes sinf/cosf polynomials are accurate to ~1 ulp.
-inline void cos_sin_turns(std::uint32_t b, float& c_out, float& s_out) {
-  const std::uint32_t q = (b + 0x20000000u) >> 30;
-  const std::int32_t rest = std::int32_t(b - (q << 30));
-  const float x = float(rest) * 1.46291807926715968e-9f;  // 2π / 2^32
-  const float z = x * x;
-  float sp = -1.9515295891e-4f;
-  sp = mul_add(sp, z, 8.3321608736e-3f);
-  sp = mul_add(sp, z, -1.6666654611e-1f);
-  const float s = mul_add(sp * z, x, x);
-  float cp = 2.443315711809948e-5f;
-  cp = mul_add(cp, z, -1.388731625493765e-3f);
-  cp = mul_add(cp, z, 4.166664568298827e-2f);
-  const float c = mul_add(cp * z, z, mul_add(-0.5f, z, 1.0f));
-  const bool swap = (q & 1u) != 0;
-  const std::uint32_t cos_sign = ((q + 1u) & 2u) << 30;  // quadrants 1, 2
-  const std::uint32_t sin_sign = (q & 2u) << 30;         // quadrants 2, 3
-  c_out = as_float(as_bits(swap ? s : c) ^ cos_sign);
-  s_out = as_float(as_bits(swap ? c : s) ^ sin_sign);
-}
-
-}  // namespace
-#endif
 
 namespace detail {
 
@@ -335,19 +256,13 @@ void expand_signs(const std::uint32_t* words, std::int64_t count, float* out) {
 [[gnu::noinline]] void normal_batch_at(const RandomStream& s, const std::uint64_t* counters, float* out) {
   alignas(64) std::uint32_t w[kBatchElements];
   bits_batch_at(s, counters, w);
-  for (int pair = 0; pair < kBatchElements; pair += 2) {
-    const float r = std::sqrt(minus_two_log_u1(w[pair]));
-    float c, sn;
-    cos_sin_turns(w[pair + 1], c, sn);
-    out[pair] = r * c;
-    out[pair + 1] = r * sn;
-  }
+  for (int pair = 0; pair < kBatchElements; pair += 2) zmath::normal_pair(w[pair], w[pair + 1], out[pair], out[pair + 1]);
 }
 
 [[gnu::noinline]] void gap_batch(const RandomStream& s, std::uint64_t first_counter, float c, std::uint32_t* out) {
   alignas(64) std::uint32_t w[kBatchElements];
   bits_batch(s, first_counter, w);
-  for (int k = 0; k < kBatchElements; ++k) out[k] = std::uint32_t(std::min(minus_two_log_u1(w[k]) * c, 0x1p24f));
+  for (int k = 0; k < kBatchElements; ++k) out[k] = zmath::gap_of(w[k], c);
 }
 
 void gap_groups(const RandomStream& s, std::uint64_t first_counter, int groups, float c, std::uint32_t* out) {
