@@ -38,43 +38,6 @@ std::size_t size_of(DType dtype) {
   fail("dtype {}: not a valid DType", int(dtype));
 }
 
-float f16_to_f32(std::uint16_t h) {
-  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
-  const std::uint32_t exponent = (h >> 10) & 0x1fu;
-  const std::uint32_t mantissa = h & 0x3ffu;
-  if (exponent == 0) {
-    // Zero or subnormal: mantissa · 2^-24, exact in float32.
-    const float magnitude = float(mantissa) * 0x1p-24f;
-    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign);
-  }
-  if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
-  return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-
-std::uint16_t f32_to_f16(float f) {
-  const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
-  const std::uint16_t sign = std::uint16_t((bits >> 16) & 0x8000u);
-  const std::uint32_t u = bits & 0x7fffffffu;
-  if (u > 0x7f800000u) return std::uint16_t(sign | 0x7e00u | ((u >> 13) & 0x3ffu));  // quiet NaN
-  if (u >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // >= 65520 rounds to infinity
-  if (u < 0x38800000u) {
-    // Result is subnormal (or zero): count units of 2^-24, rounding to nearest even.
-    if (u <= 0x33000000u) return sign;  // <= 2^-25: the halfway case rounds to the even zero
-    const std::uint32_t e = u >> 23;
-    const std::uint32_t m = (u & 0x7fffffu) | 0x800000u;
-    const std::uint32_t shift = 126u - e;  // 14 … 24
-    std::uint32_t h = m >> shift;
-    const std::uint32_t rest = m & ((1u << shift) - 1u);
-    const std::uint32_t half = 1u << (shift - 1u);
-    if (rest > half || (rest == half && (h & 1u))) ++h;
-    return std::uint16_t(sign | h);
-  }
-  std::uint32_t h = (u - 0x38000000u) >> 13;  // rebias the exponent from 127 to 15
-  const std::uint32_t rest = u & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry may reach the exponent: correct
-  return std::uint16_t(sign | h);
-}
-
 void to_f32(DType from, const void* src, float* dst, std::size_t n) {
   switch (from) {
     case DType::f32:

@@ -2,6 +2,8 @@
 // zo computes in float32; parameters may be stored as float32, bfloat16 or float16.
 #pragma once
 
+#include "zo/core/dtype_bits.hpp"
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -15,18 +17,7 @@ std::string_view to_string(DType dtype);          // "f32", "f16", "bf16"
 DType dtype_from_string(std::string_view name);   // accepts those and "float32"/"float16"/"bfloat16"; throws zo::Error
 std::size_t size_of(DType dtype);                 // bytes per element
 
-// bfloat16 <-> float32, round to nearest even; NaN stays NaN.
-inline float bf16_to_f32(std::uint16_t h) { return std::bit_cast<float>(std::uint32_t(h) << 16); }
-inline std::uint16_t f32_to_bf16(float f) {
-  std::uint32_t u = std::bit_cast<std::uint32_t>(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x40u);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return std::uint16_t(u >> 16);
-}
-
-// IEEE binary16 <-> float32, round to nearest even; handles subnormals, infinities and NaN.
-float f16_to_f32(std::uint16_t h);
-std::uint16_t f32_to_f16(float f);
+// The scalar conversions (bf16_to_f32, f32_to_bf16, f16_to_f32, f32_to_f16) are in dtype_bits.hpp.
 
 // Converts n elements of storage type `from` at src to float32 at dst, and back.
 void to_f32(DType from, const void* src, float* dst, std::size_t n);

@@ -10,14 +10,10 @@
 // rely on it, but other code in the same translation unit should not change the rounding either.
 #pragma once
 
-#include <cstdint>
+#include "zo/core/host_device.hpp"
 
-#if defined(__CUDACC__)
-#define ZO_HOST_DEVICE __host__ __device__ __forceinline__
-#else
 #include <cmath>
-#define ZO_HOST_DEVICE inline
-#endif
+#include <cstdint>
 
 namespace zo::zmath {
 
@@ -57,20 +53,8 @@ ZO_HOST_DEVICE float sqrt(float a) {
   return std::sqrt(a);
 #endif
 }
-ZO_HOST_DEVICE std::uint32_t bits_of(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  return __builtin_bit_cast(std::uint32_t, f);
-#endif
-}
-ZO_HOST_DEVICE float float_of(std::uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  return __builtin_bit_cast(float, u);
-#endif
-}
+using hd::bits_of;
+using hd::float_of;
 
 struct Words {
   std::uint32_t w[4];
