@@ -2,7 +2,7 @@
 """The layers hold: no header or source of a layer includes a header of a higher layer, and each layer's
 code lives in its one namespace (docs/architecture.md).
 
-    util < core < optim < nn < tasks < train < apps (and python)
+    util < core < cuda < optim < nn < tasks < train < apps (and python)
 
 Run from anywhere: python3 tests/layers_test.py [repository root]. Prints every violation with its file
 and line, and exits 1 if there is any.
@@ -11,8 +11,9 @@ import pathlib
 import re
 import sys
 
-LAYERS = ["util", "core", "optim", "nn", "tasks", "train"]
-NAMESPACE = {"util": "zo", "core": "zo", "optim": "zo", "nn": "zo::nn", "tasks": "zo::tasks", "train": "zo"}
+LAYERS = ["util", "core", "cuda", "optim", "nn", "tasks", "train"]
+NAMESPACE = {"util": "zo", "core": "zo", "cuda": "zo::cuda", "optim": "zo", "nn": "zo::nn", "tasks": "zo::tasks",
+             "train": "zo"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"zo/([a-z_]+)/')
 NAMESPACE_LINE = re.compile(r"^namespace\s+([A-Za-z_][\w:]*)\s*\{")
 
@@ -21,7 +22,8 @@ def check(root: pathlib.Path) -> list[str]:
     problems = []
     rank = {name: i for i, name in enumerate(LAYERS)}
     for layer in LAYERS:
-        files = sorted((root / "include" / "zo" / layer).glob("*.hpp")) + sorted((root / "src" / layer).rglob("*.[ch]pp"))
+        files = sorted((root / "include" / "zo" / layer).glob("*.hpp")) + sorted(
+            f for f in (root / "src" / layer).rglob("*") if f.suffix in (".cpp", ".hpp", ".cu", ".cuh"))
         if not files:
             problems.append(f"layer {layer}: no files under include/zo/{layer} or src/{layer}")
         for path in files:

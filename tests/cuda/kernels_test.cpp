@@ -1,0 +1,214 @@
+// The CUDA passes against the CPU's: z (Direction::fill) and perturbed θ (zo::perturb) bit for bit,
+// for every direction kind and storage type, and the errors raised before any device work. The device
+// tests skip themselves, visibly, where no CUDA device is visible.
+#include "zo/core/direction.hpp"
+#include "zo/core/kernels.hpp"
+#include "zo/core/params.hpp"
+#include "zo/core/random.hpp"
+#include "zo/cuda/kernels.hpp"
+#include "zo/util/error.hpp"
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+#define SKIP_WITHOUT_DEVICE() \
+  if (zo::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the GPU half of this test needs one"
+
+// Device memory for n bytes, copied from and to the host.
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
+    if (cudaMalloc(&p_, bytes) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
+  }
+  ~DeviceBuffer() { cudaFree(p_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return p_; }
+  void upload(const void* host) { ASSERT_EQ(cudaMemcpy(p_, host, bytes_, cudaMemcpyHostToDevice), cudaSuccess); }
+  void download(void* host) const {
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(host, p_, bytes_, cudaMemcpyDeviceToHost), cudaSuccess);
+  }
+
+ private:
+  void* p_ = nullptr;
+  std::size_t bytes_;
+};
+
+std::vector<zo::DirectionOptions> all_kinds() {
+  std::vector<zo::DirectionOptions> out;
+  for (const auto dist : {zo::Distribution::gaussian, zo::Distribution::rademacher, zo::Distribution::sphere}) {
+    zo::DirectionOptions o;
+    o.distribution = dist;
+    out.push_back(o);
+  }
+  for (const auto dist : {zo::Distribution::gaussian, zo::Distribution::rademacher}) {
+    for (const auto& [keep, granule] : {std::pair{0.1, 1}, std::pair{0.1, 16}, std::pair{0.5, 64}, std::pair{1.0, 1}}) {
+      zo::DirectionOptions o;
+      o.kind = zo::DirectionKind::sparse;
+      o.distribution = dist;
+      o.keep = keep;
+      o.granule = granule;
+      out.push_back(o);
+    }
+    for (const int rank : {1, 4, 11}) {
+      zo::DirectionOptions o;
+      o.kind = zo::DirectionKind::low_rank;
+      o.distribution = dist;
+      o.rank = rank;
+      out.push_back(o);
+    }
+  }
+  return out;
+}
+
+std::string describe(const zo::DirectionOptions& o) {
+  return std::string(zo::to_string(o.kind)) + " " + std::string(zo::to_string(o.distribution)) +
+         " keep " + std::to_string(o.keep) + " granule " + std::to_string(o.granule) + " rank " + std::to_string(o.rank);
+}
+
+// A 2-D param (low-rank applies), a 1-D one that ends inside a sparse span, and a scalar.
+struct Shapes {
+  std::vector<std::vector<std::int64_t>> shapes = {{37, 300}, {5000}, {1}};
+  std::vector<std::string> names = {"layers.0.weight", "layers.0.bias", "scale"};
+};
+
+TEST(CudaErrors, BadBlocksAndRangesAreRefusedBeforeAnyDeviceWork) {
+  std::vector<float> a(10), b(10);
+  zo::ParamSet set;
+  set.add("a", zo::DType::f32, {10}, a.data());
+  set.add("b", zo::DType::f32, {10}, b.data());
+  const zo::Direction direction({}, set);
+  const std::vector<std::uint32_t> out_of_range = {5};
+  try {
+    zo::cuda::perturb(set, direction, out_of_range, {.seed = 1}, 1.0f);
+    FAIL() << "block 5 of 2 was accepted";
+  } catch (const zo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("block index 5: out of range"), std::string::npos) << e.what();
+  }
+  const std::vector<std::uint32_t> twice = {1, 1};
+  EXPECT_THROW(zo::cuda::perturb(set, direction, twice, {.seed = 1}, 1.0f), zo::Error);
+  try {
+    zo::cuda::fill(direction, set.param(0), {.seed = 1}, 4, 7, nullptr);
+    FAIL() << "elements [4, 11) of a 10-element param were accepted";
+  } catch (const zo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("elements [4, 11) of param 'a'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaErrors, NoDeviceIsAClearError) {
+  if (zo::cuda::device_count() > 0) GTEST_SKIP() << "a CUDA device is visible: this checks the error without one";
+  std::vector<float> a(10);
+  zo::ParamSet set;
+  set.add("a", zo::DType::f32, {10}, a.data());
+  const zo::Direction direction({}, set);
+  const std::vector<std::uint32_t> blocks = {0};
+  try {
+    zo::cuda::perturb(set, direction, blocks, {.seed = 1}, 1.0f);
+    FAIL() << "perturb ran with no device";
+  } catch (const zo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no CUDA device is visible"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaFill, EqualsDirectionFillBitForBit) {
+  SKIP_WITHOUT_DEVICE();
+  const Shapes shapes;
+  std::vector<std::vector<float>> storage;
+  zo::ParamSet set;
+  for (std::size_t k = 0; k < shapes.shapes.size(); ++k) {
+    std::int64_t n = 1;
+    for (const auto d : shapes.shapes[k]) n *= d;
+    storage.emplace_back(std::size_t(n));
+    set.add(shapes.names[k], zo::DType::f32, shapes.shapes[k], storage.back().data());
+  }
+  std::vector<std::uint32_t> all;
+  for (std::uint32_t b = 0; b < set.blocks().size(); ++b) all.push_back(b);
+  for (const zo::DirectionOptions& o : all_kinds()) {
+    const zo::Direction direction(o, set);
+    const zo::Draw draw = direction.draw(set, all, 0x1234567890abcdefull);
+    for (const zo::Param& p : set.params()) {
+      for (const auto& [begin, end] : {std::pair<std::int64_t, std::int64_t>{0, p.numel},
+                                      std::pair<std::int64_t, std::int64_t>{std::min<std::int64_t>(13, p.numel - 1), p.numel}}) {
+        const std::int64_t n = end - begin;
+        std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
+        direction.fill(p, draw, begin, n, want.data());
+        DeviceBuffer out(std::size_t(n) * sizeof(float));
+        zo::cuda::fill(direction, p, draw, begin, n, static_cast<float*>(out.get()));
+        out.download(got.data());
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), std::size_t(n) * sizeof(float)), 0)
+            << describe(o) << ", param " << p.name << ", elements [" << begin << ", " << end << ")";
+      }
+    }
+  }
+}
+
+TEST(CudaPerturb, EqualsCpuPerturbBitForBitInEveryStorageType) {
+  SKIP_WITHOUT_DEVICE();
+  const Shapes shapes;
+  for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
+    const std::size_t width = zo::size_of(dtype);
+    for (const zo::DirectionOptions& base : all_kinds()) {
+      zo::DirectionOptions o = base;
+      o.order = zo::BlockOrder::cyclic;  // block-coordinate: two of the three params move at each step
+      o.blocks_per_step = 2;
+      std::vector<std::vector<std::uint8_t>> host;
+      std::vector<std::unique_ptr<DeviceBuffer>> device;
+      zo::ParamSet cpu, gpu;
+      for (std::size_t k = 0; k < shapes.shapes.size(); ++k) {
+        std::int64_t n = 1;
+        for (const auto d : shapes.shapes[k]) n *= d;
+        std::vector<float> values(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i) values[std::size_t(i)] = 0.01f * float((i * 7919) % 2001 - 1000);
+        host.emplace_back(std::size_t(n) * width);
+        zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
+        device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
+        device.back()->upload(host.back().data());
+        cpu.add(shapes.names[k], dtype, shapes.shapes[k], host.back().data());
+        gpu.add(shapes.names[k], dtype, shapes.shapes[k], device.back()->get());
+      }
+      const zo::Direction on_cpu(o, cpu);
+      const zo::Direction on_gpu(o, gpu);
+      for (std::int64_t step = 0; step < 3; ++step) {
+        const auto blocks = on_cpu.active_blocks(7, step);
+        const zo::Draw draw = on_cpu.draw(cpu, blocks, zo::derive_seed(7, std::uint64_t(step)));
+        const float alpha = step == 1 ? -2e-3f : 1e-3f;
+        zo::perturb(cpu, on_cpu, blocks, draw, alpha);
+        zo::cuda::perturb(gpu, on_gpu, blocks, draw, alpha);
+      }
+      for (std::size_t k = 0; k < host.size(); ++k) {
+        std::vector<std::uint8_t> got(host[k].size());
+        device[k]->download(got.data());
+        ASSERT_EQ(got, host[k]) << describe(o) << ", " << zo::to_string(dtype) << ", param " << shapes.names[k];
+      }
+    }
+  }
+}
+
+TEST(CudaPerturb, HostMemoryIsRefusedNamingTheParam) {
+  SKIP_WITHOUT_DEVICE();
+  std::vector<float> a(10);
+  zo::ParamSet set;
+  set.add("on.the.host", zo::DType::f32, {10}, a.data());
+  const zo::Direction direction({}, set);
+  const std::vector<std::uint32_t> blocks = {0};
+  try {
+    zo::cuda::perturb(set, direction, blocks, {.seed = 1}, 1.0f);
+    FAIL() << "a host pointer was accepted";
+  } catch (const zo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("param 'on.the.host'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
