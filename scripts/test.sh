@@ -32,7 +32,7 @@ PYTHONPATH="$PWD/build/python:$PWD/python" ZO_PY_REFERENCE="$PWD/build/python/zo
 
 if [ "${ZO_SKIP_ASAN:-0}" != 1 ]; then
   phase "configure + build build-asan/ ($asan_type, ASan + UBSan; core and optim tests)"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE="$asan_type" -DZO_SANITIZE=ON -DZO_BUILD_BENCH=OFF -DZO_BUILD_TESTS=ON
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE="$asan_type" -DZO_SANITIZE=ON -DZO_BUILD_BENCH=OFF -DZO_BUILD_TESTS=ON -DZO_CUDA=OFF
   targets=()
   for layer in core optim; do
     compgen -G "tests/$layer/*_test.cpp" >/dev/null && targets+=(--target "zo_${layer}_tests")
@@ -55,7 +55,7 @@ if [ "${ZO_SKIP_FUZZ:-0}" != 1 ]; then
      compgen -G "/usr/lib/llvm-*/lib/clang/*/include/omp.h" >/dev/null; then
     phase "configure + build build-fuzz/ (clang, libFuzzer, ASan + UBSan; the fuzz targets)"
     cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZO_FUZZ=ON \
-      -DZO_BUILD_TESTS=OFF -DZO_BUILD_BENCH=OFF -DZO_INSTALL=OFF -DZO_PYTHON=OFF
+      -DZO_BUILD_TESTS=OFF -DZO_BUILD_BENCH=OFF -DZO_INSTALL=OFF -DZO_PYTHON=OFF -DZO_CUDA=OFF
     cmake --build build-fuzz -j"$jobs" --target zo_fuzz_targets
     phase "fuzz targets: corpus + 2 s each (build-fuzz/, label fuzz)"
     ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L fuzz
