@@ -56,6 +56,7 @@ import csv
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -239,10 +240,11 @@ class Study:
             return
         budget, steps, every = self.plan(task, method)
         s = self.zo_run(self.argv(task, method, lr, seed, steps, every, out), out)
-        if s is None:
+        diverged = None if s is not None else self.diverged_at(out)
+        if s is None and diverged is None:
             return
-        val = self.validate_run(task, out, seed)
-        if val is None:
+        val = self.validate_run(task, out, seed) if diverged is None else None
+        if diverged is None and val is None:
             return
         evals = read_csv(os.path.join(out, "eval_log.csv"))
         losses = [float(r["loss"]) for r in read_csv(os.path.join(out, "train_log.csv"))]
@@ -250,12 +252,30 @@ class Study:
                    for i in range(0, len(losses) - LOSS_WINDOW + 1, LOSS_WINDOW)]
         rec = dict(task=task, method=method, seed=seed, lr=lr, steps=steps, eval_every=every, validation=val,
                    budget_cpu_seconds=budget, cpu_seconds_per_step=self.costs()[(task, method)],
-                   run_cpu_seconds_per_step=s.get("cpu_seconds_per_step"), peak_rss_mb=s.get("peak_rss_mb"),
+                   run_cpu_seconds_per_step=s.get("cpu_seconds_per_step") if s else None,
+                   peak_rss_mb=s.get("peak_rss_mb") if s else None,
                    evaluations=[{k: float(v) for k, v in r.items()} for r in evals], loss_windows=windows)
+        if diverged is not None:
+            rec["diverged_at_step"] = diverged
         self.save(record, rec)
+        if diverged is not None:
+            print(f"run {task} {method} lr {lr:g} seed {seed}: diverged (the loss was not finite) at step {diverged} "
+                  f"of {steps}; recorded without a validation score", flush=True)
+            return
         last = evals[-1]
         print(f"run {task} {method} lr {lr:g} seed {seed}: {steps} steps, test accuracy {float(last['accuracy']):.4f}, "
               f"validation balanced accuracy {val['balanced_accuracy']:.4f}", flush=True)
+
+    @staticmethod
+    def diverged_at(out):
+        """The step at which a run that zo stopped under its NaN policy lost a finite loss (from its log), or
+        None when it failed for another reason."""
+        try:
+            with open(out + ".log", errors="replace") as f:
+                found = re.findall(r"the loss was (?:nan|-?inf) at step (\d+): stopped", f.read())
+        except OSError:
+            return None
+        return int(found[-1]) if found else None
 
     def run_all(self):
         jobs = [(t, m, self.a.lr.get(m, RATES[t][m]), s) for t in self.a.tasks for s in self.a.seeds for m in self.a.methods]
@@ -280,7 +300,7 @@ class Study:
         """(task, method) -> the rate of the best seed-0 final validation balanced accuracy (ties: accuracy)."""
         best = {}
         for r in recs:
-            if r["seed"] != 0:
+            if r["seed"] != 0 or r.get("validation") is None:  # a diverged run has no validation score
                 continue
             k = (r["task"], r["method"])
             score = (r["validation"]["balanced_accuracy"], r["validation"]["accuracy"])
@@ -332,13 +352,15 @@ class Study:
                     rs = [r for r in recs if r["task"] == task and r["method"] == method and r["lr"] == lr]
                     val = [r["validation"]["balanced_accuracy"] for r in rs if r["seed"] == 0 and r.get("validation")]
                     mark = " (chosen)" if chosen.get((task, method)) == lr else ""
+                    mark += "".join(f" (seed {r['seed']} diverged at step {r['diverged_at_step']} of {r['steps']})"
+                                    for r in rs if "diverged_at_step" in r)
                     lines.append(f"| {task} | {method} | {lr:g}{mark} | {len(rs)} ({', '.join(str(r['seed']) for r in rs)}) | "
                                  + (f"{100 * val[0]:.1f} | " if val else "– | "))
                     lines[-1] += (f"{rs[0]['cpu_seconds_per_step'] * 1e3:.0f} | {rs[0]['steps']} | "
                                   + " | ".join(cell([a for r in rs for a in at(r, f)]) for f in FRACTIONS) + " |")
         lines += ["", "MeZO's training loss (mean of the 20-step windows) in the third and the last quarter of its run:"]
         for r in recs:
-            if r["method"] != "mezo":
+            if r["method"] != "mezo" or "diverged_at_step" in r:
                 continue
             w = [x["loss"] for x in r["loss_windows"]]
             q = len(w) // 4
@@ -384,8 +406,12 @@ class Study:
                                    ("r-adazo", ("r-adazo-bcd",))):
                 b = runs(task, base)
                 if not b:
-                    task_lines += [f"- {v}: {ms(curve(runs(task, v))[1.0])[2]} at the full budget; {base} has not "
-                                   f"run on this task, so there is no comparison yet." for v in variants if runs(task, v)]
+                    gone = [r for r in recs if r["task"] == task and r["method"] == base and "diverged_at_step" in r]
+                    why = ("diverged at every rate tried (" + ", ".join(
+                        f"lr {r['lr']:g} seed {r['seed']} at step {r['diverged_at_step']} of {r['steps']}" for r in gone)
+                        + ")") if gone else "has not run on this task"
+                    task_lines += [f"- {v}: {ms(curve(runs(task, v))[1.0])[2]} at the full budget; {base} {why}, so "
+                                   f"there is no comparison yet." for v in variants if runs(task, v)]
                     continue
                 bc = curve(b)
                 bm, bsd, btxt = ms(bc[1.0])
