@@ -35,7 +35,9 @@ Phases: time, run, report, all (the default: the three in order). Runs checkpoin
 resume (`zo finetune --resume`) when the command is run again. A finished run leaves a small record
 (its evaluations, its training loss in windows of 20 steps, its summary) in --out/runs/, which the
 report reads and which a later invocation skips: a study cut off part way is continued by running the
-same command, even from a fresh checkout.
+same command, even from a fresh checkout. A run that zo stops because its loss stopped being finite
+(--nan-policy stop) is recorded as diverged: the step, its evaluations up to then, and no validation
+score, so its rate is never the chosen one.
 
 Outputs (--out, default bench/results/bcd-equal-compute):
   step_costs.csv  task,method,cpu_ms_per_step,steps_timed
