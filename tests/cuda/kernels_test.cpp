@@ -11,6 +11,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include "cases.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +23,12 @@
 #include <vector>
 
 namespace {
+
+using zo_cuda_test::all_kinds;
+using zo_cuda_test::describe;
+using zo_cuda_test::kParams;
+using zo_cuda_test::numel;
+using zo_cuda_test::start_values;
 
 #define SKIP_WITHOUT_DEVICE() \
   if (zo::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the GPU half of this test needs one"
@@ -46,43 +54,6 @@ class DeviceBuffer {
   std::size_t bytes_;
 };
 
-std::vector<zo::DirectionOptions> all_kinds() {
-  std::vector<zo::DirectionOptions> out;
-  for (const auto dist : {zo::Distribution::gaussian, zo::Distribution::rademacher, zo::Distribution::sphere}) {
-    zo::DirectionOptions o;
-    o.distribution = dist;
-    out.push_back(o);
-  }
-  for (const auto dist : {zo::Distribution::gaussian, zo::Distribution::rademacher}) {
-    for (const auto& [keep, granule] : {std::pair{0.1, 1}, std::pair{0.1, 16}, std::pair{0.5, 64}, std::pair{1.0, 1}}) {
-      zo::DirectionOptions o;
-      o.kind = zo::DirectionKind::sparse;
-      o.distribution = dist;
-      o.keep = keep;
-      o.granule = granule;
-      out.push_back(o);
-    }
-    for (const int rank : {1, 4, 11}) {
-      zo::DirectionOptions o;
-      o.kind = zo::DirectionKind::low_rank;
-      o.distribution = dist;
-      o.rank = rank;
-      out.push_back(o);
-    }
-  }
-  return out;
-}
-
-std::string describe(const zo::DirectionOptions& o) {
-  return std::string(zo::to_string(o.kind)) + " " + std::string(zo::to_string(o.distribution)) +
-         " keep " + std::to_string(o.keep) + " granule " + std::to_string(o.granule) + " rank " + std::to_string(o.rank);
-}
-
-// A 2-D param (low-rank applies), a 1-D one that ends inside a sparse span, and a scalar.
-struct Shapes {
-  std::vector<std::vector<std::int64_t>> shapes = {{37, 300}, {5000}, {1}};
-  std::vector<std::string> names = {"layers.0.weight", "layers.0.bias", "scale"};
-};
 
 TEST(CudaErrors, BadBlocksAndRangesAreRefusedBeforeAnyDeviceWork) {
   std::vector<float> a(10), b(10);
@@ -124,39 +95,20 @@ TEST(CudaErrors, NoDeviceIsAClearError) {
 
 TEST(CudaFill, EqualsDirectionFillBitForBit) {
   SKIP_WITHOUT_DEVICE();
-  const Shapes shapes;
-  std::vector<std::vector<float>> storage;
-  zo::ParamSet set;
-  for (std::size_t k = 0; k < shapes.shapes.size(); ++k) {
-    std::int64_t n = 1;
-    for (const auto d : shapes.shapes[k]) n *= d;
-    storage.emplace_back(std::size_t(n));
-    set.add(shapes.names[k], zo::DType::f32, shapes.shapes[k], storage.back().data());
-  }
-  std::vector<std::uint32_t> all;
-  for (std::uint32_t b = 0; b < set.blocks().size(); ++b) all.push_back(b);
-  for (const zo::DirectionOptions& o : all_kinds()) {
-    const zo::Direction direction(o, set);
-    const zo::Draw draw = direction.draw(set, all, 0x1234567890abcdefull);
-    for (const zo::Param& p : set.params()) {
-      for (const auto& [begin, end] : {std::pair<std::int64_t, std::int64_t>{0, p.numel},
-                                      std::pair<std::int64_t, std::int64_t>{std::min<std::int64_t>(13, p.numel - 1), p.numel}}) {
-        const std::int64_t n = end - begin;
-        std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
-        direction.fill(p, draw, begin, n, want.data());
-        DeviceBuffer out(std::size_t(n) * sizeof(float));
-        zo::cuda::fill(direction, p, draw, begin, n, static_cast<float*>(out.get()));
-        out.download(got.data());
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), std::size_t(n) * sizeof(float)), 0)
-            << describe(o) << ", param " << p.name << ", elements [" << begin << ", " << end << ")";
-      }
-    }
-  }
+  zo_cuda_test::for_each_fill_case([](const zo::DirectionOptions& o, const zo::Direction& direction, const zo::Param& p,
+                                      const zo::Draw& draw, std::int64_t begin, std::int64_t n) {
+    std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
+    direction.fill(p, draw, begin, n, want.data());
+    DeviceBuffer out(std::size_t(n) * sizeof(float));
+    zo::cuda::fill(direction, p, draw, begin, n, static_cast<float*>(out.get()));
+    out.download(got.data());
+    ASSERT_EQ(std::memcmp(want.data(), got.data(), std::size_t(n) * sizeof(float)), 0)
+        << describe(o) << ", param " << p.name << ", elements [" << begin << ", " << begin + n << ")";
+  });
 }
 
 TEST(CudaPerturb, EqualsCpuPerturbBitForBitInEveryStorageType) {
   SKIP_WITHOUT_DEVICE();
-  const Shapes shapes;
   for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
     const std::size_t width = zo::size_of(dtype);
     for (const zo::DirectionOptions& base : all_kinds()) {
@@ -166,17 +118,15 @@ TEST(CudaPerturb, EqualsCpuPerturbBitForBitInEveryStorageType) {
       std::vector<std::vector<std::uint8_t>> host;
       std::vector<std::unique_ptr<DeviceBuffer>> device;
       zo::ParamSet cpu, gpu;
-      for (std::size_t k = 0; k < shapes.shapes.size(); ++k) {
-        std::int64_t n = 1;
-        for (const auto d : shapes.shapes[k]) n *= d;
-        std::vector<float> values(static_cast<std::size_t>(n));
-        for (std::int64_t i = 0; i < n; ++i) values[std::size_t(i)] = 0.01f * float((i * 7919) % 2001 - 1000);
+      for (const auto& [name, shape] : kParams) {
+        const std::int64_t n = numel(shape);
+        const std::vector<float> values = start_values(n);
         host.emplace_back(std::size_t(n) * width);
         zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
         device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
         device.back()->upload(host.back().data());
-        cpu.add(shapes.names[k], dtype, shapes.shapes[k], host.back().data());
-        gpu.add(shapes.names[k], dtype, shapes.shapes[k], device.back()->get());
+        cpu.add(name, dtype, shape, host.back().data());
+        gpu.add(name, dtype, shape, device.back()->get());
       }
       const zo::Direction on_cpu(o, cpu);
       const zo::Direction on_gpu(o, gpu);
@@ -190,7 +140,7 @@ TEST(CudaPerturb, EqualsCpuPerturbBitForBitInEveryStorageType) {
       for (std::size_t k = 0; k < host.size(); ++k) {
         std::vector<std::uint8_t> got(host[k].size());
         device[k]->download(got.data());
-        ASSERT_EQ(got, host[k]) << describe(o) << ", " << zo::to_string(dtype) << ", param " << shapes.names[k];
+        ASSERT_EQ(got, host[k]) << describe(o) << ", " << zo::to_string(dtype) << ", param " << kParams[k].first;
       }
     }
   }

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cases.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -20,6 +22,12 @@
 #include <vector>
 
 namespace {
+
+using zo_cuda_test::all_kinds;
+using zo_cuda_test::describe;
+using zo_cuda_test::kParams;
+using zo_cuda_test::numel;
+using zo_cuda_test::start_values;
 
 using zo::cuda::detail::Job;
 
@@ -45,80 +53,20 @@ void run_on_host(Job j) {
   }
 }
 
-std::vector<zo::DirectionOptions> all_kinds() {
-  std::vector<zo::DirectionOptions> out;
-  for (const auto dist : {zo::Distribution::gaussian, zo::Distribution::rademacher, zo::Distribution::sphere}) {
-    zo::DirectionOptions o;
-    o.distribution = dist;
-    out.push_back(o);
-  }
-  for (const auto dist : {zo::Distribution::gaussian, zo::Distribution::rademacher}) {
-    for (const auto& [keep, granule] : {std::pair{0.1, 1}, std::pair{0.1, 16}, std::pair{0.5, 64}, std::pair{1.0, 1}}) {
-      zo::DirectionOptions o;
-      o.kind = zo::DirectionKind::sparse;
-      o.distribution = dist;
-      o.keep = keep;
-      o.granule = granule;
-      out.push_back(o);
-    }
-    for (const int rank : {1, 4, 11}) {
-      zo::DirectionOptions o;
-      o.kind = zo::DirectionKind::low_rank;
-      o.distribution = dist;
-      o.rank = rank;
-      out.push_back(o);
-    }
-  }
-  return out;
-}
-
-std::string describe(const zo::DirectionOptions& o) {
-  return std::string(zo::to_string(o.kind)) + " " + std::string(zo::to_string(o.distribution)) + " keep " +
-         std::to_string(o.keep) + " granule " + std::to_string(o.granule) + " rank " + std::to_string(o.rank);
-}
-
-// A 2-D param (low-rank applies), a 1-D one that ends inside a sparse span and spans several, a scalar.
-const std::vector<std::pair<std::string, std::vector<std::int64_t>>> kParams = {
-    {"layers.0.weight", {37, 300}}, {"layers.0.bias", {5000}}, {"scale", {1}}};
-
-std::int64_t numel(const std::vector<std::int64_t>& shape) {
-  std::int64_t n = 1;
-  for (const auto d : shape) n *= d;
-  return n;
-}
 
 TEST(CudaPassesOnHost, FillEqualsDirectionFill) {
-  std::vector<std::vector<float>> storage;
-  zo::ParamSet set;
-  for (const auto& [name, shape] : kParams) {
-    storage.emplace_back(std::size_t(numel(shape)));
-    set.add(name, zo::DType::f32, shape, storage.back().data());
-  }
-  std::vector<std::uint32_t> all;
-  for (std::uint32_t b = 0; b < set.blocks().size(); ++b) all.push_back(b);
-  for (const zo::DirectionOptions& o : all_kinds()) {
-    const zo::Direction direction(o, set);
-    const zo::Draw draw = direction.draw(set, all, 0x1234567890abcdefull);
-    if (o.distribution == zo::Distribution::sphere) {
-      ASSERT_NE(draw.scale, 1.0f);
-    }
-    for (const zo::Param& p : set.params()) {
-      for (const auto& [begin, end] : {std::pair<std::int64_t, std::int64_t>{0, p.numel},
-                                       std::pair<std::int64_t, std::int64_t>{std::min<std::int64_t>(13, p.numel - 1),
-                                                                             std::max<std::int64_t>(p.numel - 7, 14)}}) {
-        const std::int64_t n = std::min(end, p.numel) - begin;
-        std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n), 0.0f);
-        direction.fill(p, draw, begin, n, want.data());
-        Job j = zo::cuda::detail::job_for(direction, p, draw);
-        j.out = got.data();
-        j.begin = begin;
-        j.end = begin + n;
-        run_on_host<zo::cuda::detail::kFill>(j);
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), std::size_t(n) * sizeof(float)), 0)
-            << describe(o) << ", param " << p.name << ", elements [" << begin << ", " << begin + n << ")";
-      }
-    }
-  }
+  zo_cuda_test::for_each_fill_case([](const zo::DirectionOptions& o, const zo::Direction& direction, const zo::Param& p,
+                                      const zo::Draw& draw, std::int64_t begin, std::int64_t n) {
+    std::vector<float> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n), 0.0f);
+    direction.fill(p, draw, begin, n, want.data());
+    Job j = zo::cuda::detail::job_for(direction, p, draw);
+    j.out = got.data();
+    j.begin = begin;
+    j.end = begin + n;
+    run_on_host<zo::cuda::detail::kFill>(j);
+    ASSERT_EQ(std::memcmp(want.data(), got.data(), std::size_t(n) * sizeof(float)), 0)
+        << describe(o) << ", param " << p.name << ", elements [" << begin << ", " << begin + n << ")";
+  });
 }
 
 TEST(CudaPassesOnHost, PerturbEqualsCpuPerturbInEveryStorageType) {
@@ -132,8 +80,7 @@ TEST(CudaPassesOnHost, PerturbEqualsCpuPerturbInEveryStorageType) {
       zo::ParamSet cpu;
       for (const auto& [name, shape] : kParams) {
         const std::int64_t n = numel(shape);
-        std::vector<float> values(static_cast<std::size_t>(n));
-        for (std::int64_t i = 0; i < n; ++i) values[std::size_t(i)] = 0.01f * float((i * 7919) % 2001 - 1000);
+        const std::vector<float> values = start_values(n);
         cpu_data.emplace_back(std::size_t(n) * width);
         zo::from_f32(dtype, values.data(), cpu_data.back().data(), std::size_t(n));
         cpu.add(name, dtype, shape, cpu_data.back().data());
