@@ -2,7 +2,7 @@
 """The layers hold: no header or source of a layer includes a header of a higher layer, and each layer's
 code lives in its one namespace (docs/architecture.md).
 
-    util < core < cuda < optim < nn < tasks < train < apps (and python)
+    util < core < optim < cuda < nn < tasks < train < apps (and python)
 
 Run from anywhere: python3 tests/layers_test.py [repository root]. Prints every violation with its file
 and line, and exits 1 if there is any.
@@ -11,7 +11,7 @@ import pathlib
 import re
 import sys
 
-LAYERS = ["util", "core", "cuda", "optim", "nn", "tasks", "train"]
+LAYERS = ["util", "core", "optim", "cuda", "nn", "tasks", "train"]
 NAMESPACE = {"util": "zo", "core": "zo", "cuda": "zo::cuda", "optim": "zo", "nn": "zo::nn", "tasks": "zo::tasks",
              "train": "zo"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"zo/([a-z_]+)/')

@@ -1,7 +1,9 @@
 // Host side of the CUDA passes: checks the request, turns (direction, draw, param) into launch jobs
 // (launch.hpp), makes the low-rank factors in device memory, and reports CUDA's errors as zo::Error.
+// The checks and the queuing of a job are shared with the update pass (host.hpp).
 #include "zo/cuda/kernels.hpp"
 
+#include "host.hpp"
 #include "launch.hpp"
 #include "zo/util/error.hpp"
 
@@ -9,8 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace zo::cuda {
-namespace {
+namespace zo::cuda::detail {
 
 void check(cudaError_t e, std::string_view what) {
   if (e != cudaSuccess) fail("zo::cuda: {}: {} ({})", what, cudaGetErrorString(e), cudaGetErrorName(e));
@@ -23,22 +24,22 @@ void require_device() {
   }
 }
 
-void require_device_memory(const Param& p) {
+void require_device_memory(const void* data, std::string_view what) {
   cudaPointerAttributes a{};
-  const cudaError_t e = cudaPointerGetAttributes(&a, p.data);
+  const cudaError_t e = cudaPointerGetAttributes(&a, data);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
-    fail("param '{}': cudaPointerGetAttributes failed on its data ({}): not CUDA memory", p.name, cudaGetErrorString(e));
+    fail("{}: cudaPointerGetAttributes failed on its data ({}): not CUDA memory", what, cudaGetErrorString(e));
   }
   if (a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged) {
-    fail("param '{}': its data is host memory, not CUDA device memory: use zo::perturb for CPU tensors", p.name);
+    fail("{}: its data is host memory, not CUDA device memory: use the CPU passes for CPU tensors", what);
   }
 }
 
 // Queues the job; for a low-rank param, first its factors, in device memory freed in stream order.
-void run(const Param& p, detail::Job j, cudaStream_t stream) {
+void run(const Param& p, Job j, cudaStream_t stream) {
   if (j.rank == 0) {
-    check(detail::launch(j, stream), fmt::format("launching the pass over param '{}'", p.name));
+    check(launch(j, stream), fmt::format("launching the pass over param '{}'", p.name));
     return;
   }
   void* u = nullptr;
@@ -49,21 +50,27 @@ void run(const Param& p, detail::Job j, cudaStream_t stream) {
     (void)cudaFreeAsync(u, stream);
     check(ev, "allocating low-rank factor V");
   }
-  cudaError_t e = detail::launch_factors(j.seed, j.key, j.rademacher, j.factor, j.rows, j.cols, j.rank,
-                                         static_cast<float*>(u), static_cast<float*>(v), stream);
+  cudaError_t e = launch_factors(j.seed, j.key, j.rademacher, j.factor, j.rows, j.cols, j.rank,
+                                 static_cast<float*>(u), static_cast<float*>(v), stream);
   if (e == cudaSuccess) {
     j.u = static_cast<const float*>(u);
     j.v = static_cast<const float*>(v);
-    e = detail::launch(j, stream);
+    e = launch(j, stream);
   }
   (void)cudaFreeAsync(u, stream);
   (void)cudaFreeAsync(v, stream);
   check(e, fmt::format("launching the low-rank pass over param '{}'", p.name));
 }
 
-}  // namespace
-
-namespace detail {
+void fill_on(const Direction& direction, const Param& p, const Draw& draw, std::int64_t begin, std::int64_t n,
+             float* out, cudaStream_t stream) {
+  Job j = job_for(direction, p, draw);
+  j.out = out;
+  j.begin = begin;
+  j.end = begin + n;
+  if (j.sparse) check(cudaMemsetAsync(out, 0, std::size_t(n) * sizeof(float), stream), "zeroing a sparse fill");
+  run(p, j, stream);
+}
 
 Job job_for(const Direction& direction, const Param& p, const Draw& draw) {
   const DirectionOptions& o = direction.options();
@@ -90,7 +97,12 @@ Job job_for(const Direction& direction, const Param& p, const Draw& draw) {
   return j;
 }
 
-}  // namespace detail
+}  // namespace zo::cuda::detail
+
+namespace zo::cuda {
+
+using detail::check;
+using detail::require_device;
 
 int device_count() {
   int n = 0;
@@ -109,13 +121,7 @@ void fill(const Direction& direction, const Param& p, const Draw& draw, std::int
   if (n == 0) return;
   if (out == nullptr) fail("zo::cuda::fill: out is null for {} elements of param '{}'", n, p.name);
   require_device();
-  const auto s = static_cast<cudaStream_t>(stream);
-  detail::Job j = detail::job_for(direction, p, draw);
-  j.out = out;
-  j.begin = begin;
-  j.end = begin + n;
-  if (j.sparse) check(cudaMemsetAsync(out, 0, std::size_t(n) * sizeof(float), s), "zeroing a sparse fill");
-  run(p, j, s);
+  detail::fill_on(direction, p, draw, begin, n, out, static_cast<cudaStream_t>(stream));
 }
 
 void perturb(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks, const Draw& draw,
@@ -132,7 +138,9 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
   }
   if (moving.empty()) return;
   require_device();
-  for (const std::size_t i : moving) require_device_memory(params.param(i));
+  for (const std::size_t i : moving) {
+    detail::require_device_memory(params.param(i).data, fmt::format("param '{}'", params.param(i).name));
+  }
   const auto s = static_cast<cudaStream_t>(stream);
   for (const std::size_t i : moving) {
     const Param& p = params.param(i);
@@ -140,7 +148,7 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
     j.theta = p.data;
     j.dtype = p.dtype;
     j.alpha = alpha;
-    run(p, j, s);
+    detail::run(p, j, s);
   }
 }
 

@@ -1,8 +1,9 @@
 // The CUDA kernels: each thread runs one thread's work of passes.hpp (a Philox counter of a dense
-// pass, a sparse span, or a low-rank element). Compiled with -fmad=false.
+// pass, a sparse span, or a low-rank element) or of update_passes.hpp. Compiled with -fmad=false.
 #include "launch.hpp"
 
 #include "passes.hpp"
+#include "update_passes.hpp"
 
 namespace zo::cuda::detail {
 namespace {
@@ -37,6 +38,18 @@ __global__ void factors_kernel(std::uint64_t seed, std::uint32_t key, bool radem
   if (t < threads) factor_thread(seed, key, rademacher, factor, u_count, u, v, t);
 }
 
+template <int Mode>
+__global__ void update_drawn_kernel(UpdateJob j, std::int64_t threads) {
+  const std::int64_t t = thread_index();
+  if (t < threads) update_drawn_thread<Mode>(j, t);
+}
+
+template <int Mode>
+__global__ void update_scratch_kernel(UpdateJob j, std::int64_t threads) {
+  const std::int64_t t = thread_index();
+  if (t < threads) update_scratch_thread<Mode>(j, t);
+}
+
 unsigned blocks_for(std::int64_t threads) { return unsigned((threads + kThreads - 1) / kThreads); }
 
 template <int Mode>
@@ -53,7 +66,30 @@ void launch_mode(const Job& j, cudaStream_t stream) {
   }
 }
 
+template <int Mode>
+void launch_update_mode(const UpdateJob& j, cudaStream_t stream) {
+  if (j.z_scratch != nullptr) {
+    const std::int64_t n = update_scratch_threads(j);
+    update_scratch_kernel<Mode><<<blocks_for(n), kThreads, 0, stream>>>(j, n);
+  } else {
+    const std::int64_t n = update_drawn_threads(j);
+    update_drawn_kernel<Mode><<<blocks_for(n), kThreads, 0, stream>>>(j, n);
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_update(const UpdateJob& j, cudaStream_t stream) {
+  if (j.end <= j.begin) return cudaSuccess;
+  if (j.dtype == DType::f32) {
+    launch_update_mode<int(DType::f32)>(j, stream);
+  } else if (j.dtype == DType::f16) {
+    launch_update_mode<int(DType::f16)>(j, stream);
+  } else {
+    launch_update_mode<int(DType::bf16)>(j, stream);
+  }
+  return cudaGetLastError();
+}
 
 cudaError_t launch(const Job& j, cudaStream_t stream) {
   if (j.end <= j.begin) return cudaSuccess;

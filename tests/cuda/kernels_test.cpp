@@ -1,11 +1,15 @@
-// The CUDA passes against the CPU's: z (Direction::fill) and perturbed θ (zo::perturb) bit for bit,
-// for every direction kind and storage type, and the errors raised before any device work. The device
+// The CUDA passes against the CPU's: z (Direction::fill), perturbed θ (zo::perturb) and updated θ and
+// optimizer state (zo::Optimizer::step) bit for bit, for every direction kind, update rule and storage
+// type, and the errors raised before any device work. The device
 // tests skip themselves, visibly, where no CUDA device is visible.
 #include "zo/core/direction.hpp"
 #include "zo/core/kernels.hpp"
 #include "zo/core/params.hpp"
 #include "zo/core/random.hpp"
 #include "zo/cuda/kernels.hpp"
+#include "zo/cuda/update.hpp"
+#include "zo/optim/estimator.hpp"
+#include "zo/optim/optimizer.hpp"
 #include "zo/util/error.hpp"
 
 #include <cuda_runtime.h>
@@ -14,6 +18,7 @@
 #include "cases.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -28,7 +33,9 @@ using zo_cuda_test::all_kinds;
 using zo_cuda_test::describe;
 using zo_cuda_test::kParams;
 using zo_cuda_test::numel;
+using zo_cuda_test::rule_cases;
 using zo_cuda_test::start_values;
+using zo_cuda_test::UpdateRun;
 
 #define SKIP_WITHOUT_DEVICE() \
   if (zo::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the GPU half of this test needs one"
@@ -158,6 +165,131 @@ TEST(CudaPerturb, HostMemoryIsRefusedNamingTheParam) {
     FAIL() << "a host pointer was accepted";
   } catch (const zo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("param 'on.the.host'"), std::string::npos) << e.what();
+  }
+}
+
+// The message of the zo::Error that f throws (fails the test when it throws none).
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const zo::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no zo::Error was thrown";
+  return "";
+}
+
+TEST(CudaErrors, BadUpdatesAreRefusedBeforeAnyDeviceWork) {
+  std::vector<float> a(10), b(4), m(10), v(10);
+  zo::ParamSet set;
+  set.add("a", zo::DType::f32, {10}, a.data());
+  set.add("b", zo::DType::f32, {4}, b.data());
+  const zo::Direction direction({}, set);
+  zo::OptimizerOptions options;
+  options.kind = zo::OptimizerKind::r_adazo;
+  zo::Estimate e;
+  e.blocks = {0};
+  e.probes = {zo::Probe{{.seed = 3}, 0.5}};
+  zo::cuda::ParamUpdate row;
+  row.param = 0;
+  row.lr = 1e-3f;
+  row.state[0] = m.data();
+  row.state[1] = v.data();
+  std::vector<zo::cuda::ParamUpdate> rows = {row};
+  const auto update = [&] { zo::cuda::update(set, direction, e, options, rows); };
+  const auto expect = [&](const std::string& what, const std::string& fragment) {
+    const std::string message = error_of(update);
+    EXPECT_NE(message.find(fragment), std::string::npos) << what << ": " << message;
+  };
+
+  e.finite = false;
+  expect("a non-finite estimate", "the estimate is not finite");
+  e.finite = true;
+  e.probes[0].rho = std::nan("");
+  expect("a NaN rho", "probe 0 has rho = nan");
+  e.probes[0].rho = 0.5;
+  e.probes.assign(zo::cuda::kMaxUpdateProbes + 1, zo::Probe{{.seed = 3}, 0.5});
+  expect("too many probes", "17 probes; the CUDA update takes at most 16");
+  e.probes.resize(1);
+  e.restore = zo::PendingRestore{1, 1e-3f};
+  expect("a restore of a probe that is not there", "pending restore of probe 1, the estimate has 1 probes");
+  e.restore = {};
+  e.blocks = {2};
+  expect("a block out of range", "block 2 out of range (the params have 2 blocks)");
+  e.blocks = {0, 1};
+  expect("a moving param without its row", "param 'b' moves at this step but has no row");
+  e.blocks = {0};
+  rows = {row, row};
+  expect("a param with two rows", "param 'a' has two rows");
+  rows = {row};
+  rows[0].param = 1;
+  expect("a row of a param that does not move", "param 'b' has a row but is in no moving block");
+  rows[0].param = 7;
+  expect("a row of a param that is not there", "a row names param 7, the ParamSet has 2");
+  rows[0] = row;
+  rows[0].state[1] = nullptr;
+  expect("a null state", "param 'a': its state 'v' is null; r-adazo keeps 2 state tensor(s) per param");
+  rows[0] = row;
+  rows[0].lr = -1.0f;
+  expect("a negative lr", "param 'a': lr = -1: must be finite and >= 0");
+  rows[0] = row;
+  options.beta2 = 1.5;
+  expect("options that do not validate", "beta2");
+  options.beta2 = 0.99;
+  if (zo::cuda::device_count() == 0) {
+    expect("a request without a device", "no CUDA device is visible");
+  } else {
+    expect("host memory", "param 'a'");
+  }
+}
+
+TEST(CudaUpdate, EqualsOptimizerStepBitForBitForEveryRuleKindAndStorageType) {
+  SKIP_WITHOUT_DEVICE();
+  for (const auto& [label, options] : rule_cases()) {
+    const std::size_t slots = zo::cuda::state_slots(options).size();
+    for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
+      for (const zo::DirectionOptions& kind : all_kinds()) {
+        UpdateRun run(options, dtype, kind);
+        zo::ParamSet gpu;
+        std::vector<std::unique_ptr<DeviceBuffer>> theta;
+        std::vector<std::vector<std::unique_ptr<DeviceBuffer>>> state(kParams.size());
+        for (std::size_t i = 0; i < kParams.size(); ++i) {
+          theta.push_back(std::make_unique<DeviceBuffer>(run.start()[i].size()));
+          theta.back()->upload(run.start()[i].data());
+          gpu.add(kParams[i].first, dtype, kParams[i].second, theta.back()->get());
+        }
+        const zo::Direction on_gpu(run.direction().options(), gpu);
+        for (std::int64_t step = 0; step < 3; ++step) {
+          auto [estimate, rows] = run.step(step);
+          for (zo::cuda::ParamUpdate& row : rows) {
+            auto& s = state[row.param];
+            if (s.empty()) {
+              const std::vector<float> zeros(std::size_t(gpu.param(row.param).numel), 0.0f);
+              for (std::size_t k = 0; k < slots; ++k) {
+                s.push_back(std::make_unique<DeviceBuffer>(zeros.size() * sizeof(float)));
+                s.back()->upload(zeros.data());
+              }
+            }
+            for (std::size_t k = 0; k < slots; ++k) row.state[k] = static_cast<float*>(s[k]->get());
+          }
+          zo::cuda::update(gpu, on_gpu, estimate, options, rows);
+        }
+        const std::string where = label + ", " + describe(kind) + ", " + std::string(zo::to_string(dtype));
+        const zo::StateDict sd = run.state_dict();
+        for (std::size_t i = 0; i < kParams.size(); ++i) {
+          std::vector<std::uint8_t> got(run.start()[i].size());
+          theta[i]->download(got.data());
+          ASSERT_TRUE(got == run.cpu_bytes(i)) << where << ", param " << kParams[i].first;
+          for (std::size_t k = 0; k < state[i].size(); ++k) {
+            std::vector<float> values(std::size_t(gpu.param(i).numel));
+            state[i][k]->download(values.data());
+            const std::string key = kParams[i].first + "/" + zo::cuda::state_slots(options)[k];
+            ASSERT_TRUE(sd.tensors.at(key) == values) << where << ", state " << key;
+          }
+        }
+      }
+    }
   }
 }
 

@@ -39,6 +39,13 @@ ZO_HOST_DEVICE float sub(float a, float b) {
   return a - b;
 #endif
 }
+ZO_HOST_DEVICE float div(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
 ZO_HOST_DEVICE float fma(float a, float b, float c) {
 #if defined(__CUDA_ARCH__)
   return __fmaf_rn(a, b, c);
