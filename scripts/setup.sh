@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   clang libfuzzer-14-dev libomp-dev   # scripts/fuzz.sh: Debian 12's clang is 14, its libFuzzer libfuzzer-14-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
   libopenblas-dev libopenblas0-pthread libopenblas-openmp-dev  # zo links the OpenMP build (one thread pool)
   nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   openmpi-bin libopenmpi-dev          # MPI: mpirun -np N zo finetune (docs/distributed.md); zo builds without it

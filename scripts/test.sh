@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds zo and runs every test: the Release build in build/ (all test programs), the Python tests
 # (python/tests, with Debian's /usr/bin/python3, which has torch), then the core and optim test
-# programs again under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
+# programs again under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ (a core-only build,
+# -DZO_LIB=OFF, with fmt header-only and GoogleTest from source).
 # Exits non-zero on any failure. Environment:
 #   ZO_JOBS             parallel build jobs (default 2)
 #   ZO_ASAN_BUILD_TYPE  build type of the sanitizer build (default Debug)
@@ -31,8 +32,12 @@ PYTHONPATH="$PWD/build/python:$PWD/python" ZO_PY_REFERENCE="$PWD/build/python/zo
   /usr/bin/python3 -m pytest -q python/tests
 
 if [ "${ZO_SKIP_ASAN:-0}" != 1 ]; then
-  phase "configure + build build-asan/ ($asan_type, ASan + UBSan; core and optim tests)"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE="$asan_type" -DZO_SANITIZE=ON -DZO_BUILD_BENCH=OFF -DZO_BUILD_TESTS=ON -DZO_CUDA=OFF
+  # Also the core-only build a GPU machine's image makes (docs/cuda.md): ZO_LIB=OFF, fmt used
+  # header-only and GoogleTest built from its source tree, as if neither package were installed.
+  phase "configure + build build-asan/ ($asan_type, ASan + UBSan; core-only build: core and optim tests)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE="$asan_type" -DZO_SANITIZE=ON -DZO_BUILD_BENCH=OFF -DZO_BUILD_TESTS=ON -DZO_CUDA=OFF \
+    -DZO_LIB=OFF -DZO_PYTHON=OFF -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON -DZO_FMT_INCLUDE_DIR=/usr/include \
+    -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON -DZO_GTEST_SOURCE_DIR=/usr/src/googletest
   targets=()
   for layer in core optim; do
     compgen -G "tests/$layer/*_test.cpp" >/dev/null && targets+=(--target "zo_${layer}_tests")
