@@ -112,9 +112,9 @@ int main(int argc, char** argv) try {
       e.blocks = blocks;
       e.probes = {zo::Probe{draw, 0.0}};
       e.restore = zo::PendingRestore{0, 0.0f};
-      zo::cuda::ParamUpdate row;
+      zo::ParamUpdate row;
       row.lr = 0.0f;
-      const std::vector<zo::cuda::ParamUpdate> moving = {row};
+      const std::vector<zo::ParamUpdate> moving = {row};
       const double update_ms =
           median_ms([&] { zo::cuda::update(set, direction, e, sgd, moving, stream); }, repeats, stream);
       rows.push_back({"restore+update zo-sgd", std::string(zo::to_string(dtype)), std::string(zo::to_string(dist)),

@@ -3,6 +3,8 @@
 // its own elements only, so the thread count never changes a bit.
 #include "zo/core/kernels.hpp"
 
+#include "zo/core/backend.hpp"
+
 #include "direction_detail.hpp"
 #include "random_batch.hpp"
 #include "zo/util/error.hpp"
@@ -174,6 +176,10 @@ void for_each_chunk(std::int64_t chunks, Body&& body) {
 
 void perturb(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks, const Draw& draw,
              float alpha) {
+  if (params.backend() != nullptr) {
+    params.backend()->perturb(params, direction, blocks, draw, alpha);
+    return;
+  }
   const Plan plan = make_plan(params, blocks);
   const std::vector<detail::LowRankFactors> factors = make_factors(params, direction, plan, draw);
   struct Body {
@@ -252,6 +258,10 @@ void perturb(ParamSet& params, const Direction& direction, std::span<const std::
 
 void fused_update(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks,
                   std::span<const Draw> draws, const std::function<void(const UpdateChunk&)>& visit) {
+  if (params.backend() != nullptr) {
+    fail("fused_update: the params' data is in {} memory; the CPU pass reads host memory only",
+         params.backend()->name());
+  }
   const Plan plan = make_plan(params, blocks);
   std::vector<std::vector<detail::LowRankFactors>> factors;
   for (const Draw& draw : draws) factors.push_back(make_factors(params, direction, plan, draw));

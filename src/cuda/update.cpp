@@ -10,8 +10,8 @@
 #include "zo/util/error.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,29 +22,6 @@ namespace {
 constexpr std::int64_t kScratchElements = std::int64_t(1) << 22;
 
 }  // namespace
-
-std::span<const char* const> state_slots(const OptimizerOptions& options) {
-  static constexpr std::array<const char*, 1> kMomentum{"momentum"};
-  static constexpr std::array<const char*, 1> kV{"v"};
-  static constexpr std::array<const char*, 2> kMV{"m", "v"};
-  static constexpr std::array<const char*, 3> kMVHat{"m", "v", "vhat"};
-  switch (options.kind) {
-    case OptimizerKind::zo_sgd:
-      if (options.momentum > 0.0) return kMomentum;
-      return {};
-    case OptimizerKind::zo_sign_sgd:
-    case OptimizerKind::zo_sgd_sign:
-      return {};
-    case OptimizerKind::zo_rmsprop:
-      return kV;
-    case OptimizerKind::zo_adamm:
-      if (options.amsgrad) return kMVHat;
-      return kMV;
-    case OptimizerKind::r_adazo:
-      return kMV;
-  }
-  fail("unknown optimizer kind {}", int(options.kind));
-}
 
 namespace detail {
 
@@ -114,7 +91,7 @@ void check_update(const ParamSet& params, const Estimate& estimate, const Optimi
     }
     for (const std::size_t i : blocks[b].params) expected[i] = 1;
   }
-  const std::size_t slots = state_slots(options).size();
+  const std::vector<std::string> slots = state_slots(options);
   for (const ParamUpdate& row : moving) {
     if (row.param >= expected.size()) {
       fail("zo::cuda::update: a row names param {}, the ParamSet has {}", row.param, expected.size());
@@ -126,10 +103,10 @@ void check_update(const ParamSet& params, const Estimate& estimate, const Optimi
     if (!(std::isfinite(row.lr) && row.lr >= 0.0f)) {
       fail("zo::cuda::update: param '{}': lr = {}: must be finite and >= 0", pname, row.lr);
     }
-    for (std::size_t k = 0; k < slots; ++k) {
+    for (std::size_t k = 0; k < slots.size(); ++k) {
       if (row.state[k] == nullptr) {
         fail("zo::cuda::update: param '{}': its state '{}' is null; {} keeps {} state tensor(s) per param", pname,
-             state_slots(options)[k], name, slots);
+             slots[k], name, slots.size());
       }
     }
   }
@@ -180,12 +157,12 @@ void update(ParamSet& params, const Direction& direction, const Estimate& estima
   detail::check_update(params, estimate, options, moving);
   if (moving.empty()) return;
   detail::require_device();
-  const std::size_t slots = state_slots(options).size();
+  const std::vector<std::string> slots = state_slots(options);
   for (const ParamUpdate& row : moving) {
     const Param& p = params.param(row.param);
     detail::require_device_memory(p.data, fmt::format("param '{}'", p.name));
-    for (std::size_t k = 0; k < slots; ++k) {
-      detail::require_device_memory(row.state[k], fmt::format("param '{}': state '{}'", p.name, state_slots(options)[k]));
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      detail::require_device_memory(row.state[k], fmt::format("param '{}': state '{}'", p.name, slots[k]));
     }
   }
   const auto s = static_cast<cudaStream_t>(stream);

@@ -1,7 +1,7 @@
 // Internal: the work of one CUDA thread of the update pass, as host-and-device functions of (job,
 // thread index), like passes.hpp. Each line is the CPU's (optimizer.cpp's visit, src/optim/rules/),
-// written as z_math.hpp operations in the CPU's order, so both round alike (the CPU's rules are
-// compiled without fma contraction). tests/cuda/update_passes_test.cpp runs these threads on the host
+// written as z_math.hpp operations in the CPU's order with the CPU's fmas, so both round alike (the
+// CPU's rules are compiled without fma contraction, their fmas written out). tests/cuda/update_passes_test.cpp runs these threads on the host
 // against zo::Optimizer::step.
 #pragma once
 
@@ -34,10 +34,10 @@ ZO_HOST_DEVICE void store_theta(const UpdateJob& j, std::int64_t i, float value)
   }
 }
 
-// rules.hpp's denominators: √(s·v + ζ), or √(s·v) + ζ outside the root.
+// rule.hpp's denominators: √fma(v, s, ζ), or √(v·s) + ζ outside the root.
 ZO_HOST_DEVICE float denominator(const RuleConstants& r, float v, float s) {
-  const float x = zmath::mul(v, s);
-  return r.zeta_outside_root ? zmath::add(zmath::sqrt(x), r.zeta) : zmath::sqrt(zmath::add(x, r.zeta));
+  return r.zeta_outside_root ? zmath::add(zmath::sqrt(zmath::mul(v, s)), r.zeta)
+                             : zmath::sqrt(zmath::fma(v, s, r.zeta));
 }
 
 // The rule's line for element i: θ and ĝ + λθ in, θ out; the state updated in place.
@@ -45,19 +45,19 @@ ZO_HOST_DEVICE float rule_step(const UpdateJob& j, std::int64_t i, float theta, 
   const RuleConstants& r = j.rule;
   switch (r.code) {
     case RuleCode::sgd:  // θ −= η g
-      return zmath::sub(theta, zmath::mul(j.lr, g));
+      return zmath::fma(-j.lr, g, theta);
     case RuleCode::sgd_momentum: {  // b = μ b + g;  θ −= η b
       float& b = j.state[0][i];
-      b = zmath::add(zmath::mul(r.momentum, b), g);
-      return zmath::sub(theta, zmath::mul(j.lr, b));
+      b = zmath::fma(r.momentum, b, g);
+      return zmath::fma(-j.lr, b, theta);
     }
     case RuleCode::sign_sgd: {  // θ −= η sign(g)
       const float s = zmath::sub(float(g > 0.0f), float(g < 0.0f));
-      return zmath::sub(theta, zmath::mul(j.lr, s));
+      return zmath::fma(-j.lr, s, theta);
     }
     case RuleCode::rmsprop: {  // v = β₂ v + (1 − β₂) g²;  θ −= η g / den(v)
       float& v = j.state[0][i];
-      v = zmath::add(zmath::mul(r.beta2, v), zmath::mul(zmath::mul(r.one_minus_beta2, g), g));
+      v = zmath::fma(r.beta2, v, zmath::mul(zmath::mul(r.one_minus_beta2, g), g));
       return zmath::sub(theta, zmath::div(zmath::mul(j.lr, g), denominator(r, v, j.inv_bias2)));
     }
     case RuleCode::adamm:
@@ -65,9 +65,9 @@ ZO_HOST_DEVICE float rule_step(const UpdateJob& j, std::int64_t i, float theta, 
     case RuleCode::r_adazo: {  // m = β₁ m + (1 − β₁) g;  v from g² (adamm) or m² (r-adazo)
       float& m = j.state[0][i];
       float& v = j.state[1][i];
-      m = zmath::add(zmath::mul(r.beta1, m), zmath::mul(r.one_minus_beta1, g));
+      m = zmath::fma(r.beta1, m, zmath::mul(r.one_minus_beta1, g));
       const float sq = r.code == RuleCode::r_adazo ? m : g;
-      v = zmath::add(zmath::mul(r.beta2, v), zmath::mul(zmath::mul(r.one_minus_beta2, sq), sq));
+      v = zmath::fma(r.beta2, v, zmath::mul(zmath::mul(r.one_minus_beta2, sq), sq));
       float vd = v;
       if (r.code == RuleCode::adamm_amsgrad) {  // v̂ = max(v̂, v), as std::max
         float& vhat = j.state[2][i];
@@ -87,8 +87,8 @@ ZO_HOST_DEVICE void update_element(const UpdateJob& j, std::int64_t i, const flo
   float theta = load_theta<Mode>(j, i);
   if (j.restore_probe >= 0) theta = zmath::fma(j.restore_alpha, z[j.restore_probe], theta);
   float g = zmath::mul(j.coef[0], z[0]);
-  for (int k = 1; k < j.probes; ++k) g = zmath::add(g, zmath::mul(j.coef[k], z[k]));
-  if (j.weight_decay != 0.0f) g = zmath::add(g, zmath::mul(j.weight_decay, theta));
+  for (int k = 1; k < j.probes; ++k) g = zmath::fma(j.coef[k], z[k], g);
+  if (j.weight_decay != 0.0f) g = zmath::fma(j.weight_decay, theta, g);
   store_theta<Mode>(j, i, rule_step(j, i, theta, g));
 }
 

@@ -1,11 +1,13 @@
 // What every update rule shares: options, lazy per-param state, param groups, state_dict, and the
-// one fused pass. The per-element equations live in rules/*.cpp.
+// one fused pass (or, for params in a backend's memory, the backend's pass over state kept there).
+// The per-element equations live in rules/*.cpp.
 #include "zo/optim/optimizer.hpp"
 
 #include "rules/rule.hpp"
 #include "zo/util/error.hpp"
 #include "zo/util/regex_limits.hpp"
 #include "zo/core/kernels.hpp"
+#include "zo/optim/update_backend.hpp"
 
 #include <fmt/ranges.h>
 
@@ -100,6 +102,32 @@ const rules::Rule& rule_for(OptimizerKind kind) {
   fail("unknown optimizer kind {}", int(kind));
 }
 
+// Floats in a backend's memory, released with it.
+class BackendFloats {
+ public:
+  BackendFloats(const Backend& backend, std::int64_t numel)
+      : backend_(&backend), data_(backend.allocate_floats(numel)), numel_(numel) {}
+  BackendFloats(BackendFloats&& o) noexcept : backend_(o.backend_), data_(o.data_), numel_(o.numel_) { o.data_ = nullptr; }
+  BackendFloats& operator=(BackendFloats&&) = delete;
+  BackendFloats(const BackendFloats&) = delete;
+  ~BackendFloats() {
+    if (data_ != nullptr) backend_->release_floats(data_);
+  }
+  const Backend* backend() const { return backend_; }
+  float* data() const { return data_; }
+  std::int64_t numel() const { return numel_; }
+  std::vector<float> download() const {
+    std::vector<float> host(static_cast<std::size_t>(numel_));
+    backend_->download_floats(data_, numel_, host.data());
+    return host;
+  }
+
+ private:
+  const Backend* backend_;
+  float* data_;
+  std::int64_t numel_;
+};
+
 class RuleOptimizer final : public Optimizer {
  public:
   RuleOptimizer(OptimizerOptions options, const rules::Rule& rule)
@@ -114,9 +142,31 @@ class RuleOptimizer final : public Optimizer {
   std::int64_t state_bytes() const override;
 
  private:
+  // A param's state lives in host memory (slots) or in a backend's (remote), never both.
   struct ParamState {
     std::int64_t t = 0;                     // updates this param has received
     std::vector<std::vector<float>> slots;  // one per slot name, numel each
+    std::vector<BackendFloats> remote;      // the same, in a backend's memory
+    std::int64_t numel() const {
+      if (!remote.empty()) return remote[0].numel();
+      return slots.empty() ? -1 : std::int64_t(slots[0].size());
+    }
+    void to_host() {
+      if (remote.empty()) return;
+      slots.clear();
+      for (const BackendFloats& r : remote) slots.push_back(r.download());
+      remote.clear();
+    }
+    // Moves (or makes, as zeros) the state of a param of numel elements into the backend's memory.
+    void to_backend(const Backend& backend, std::size_t count, std::int64_t numel) {
+      if (!remote.empty() && remote[0].backend() == &backend) return;
+      to_host();
+      for (std::size_t k = 0; k < count; ++k) {
+        remote.emplace_back(backend, numel);
+        if (k < slots.size()) backend.upload_floats(slots[k].data(), numel, remote.back().data());
+      }
+      slots.clear();
+    }
   };
   struct Hyper {
     double lr_scale = 1.0;
@@ -149,6 +199,7 @@ class RuleOptimizer final : public Optimizer {
   std::vector<float> coef_;
   std::vector<Active> active_;
   std::vector<std::size_t> moving_;
+  std::vector<ParamUpdate> rows_;
   PendingRestore restore_{};  // the estimate's, applied in visit
 };
 
@@ -177,6 +228,16 @@ void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Est
     finish_restore(params, direction, rest);
     throw;
   }
+  const UpdateBackend* backend = nullptr;
+  if (params.backend() != nullptr) {
+    backend = dynamic_cast<const UpdateBackend*>(params.backend());
+    if (backend == nullptr) {
+      Estimate rest = estimate;
+      finish_restore(params, direction, rest);
+      fail("{} step {}: the params' data is in {} memory, whose backend runs no update pass", to_string(options_.kind),
+           estimate.step, params.backend()->name());
+    }
+  }
   const auto blocks = params.blocks();
   const auto all_params = params.params();
   active_.assign(all_params.size(), Active{});
@@ -199,13 +260,19 @@ void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Est
   for (std::size_t p : moving_) {
     const Param& param = all_params[p];
     ParamState& s = state_[param.name];
-    if (s.slots.size() != slot_names_.size()) {
-      s.slots.assign(slot_names_.size(), std::vector<float>(std::size_t(param.numel), 0.0f));
+    Active& a = active_[p];
+    if (backend != nullptr) {
+      s.to_backend(*backend, slot_names_.size(), param.numel);
+      for (std::size_t k = 0; k < s.remote.size(); ++k) a.state[k] = s.remote[k].data();
+    } else {
+      s.to_host();
+      if (s.slots.size() != slot_names_.size()) {
+        s.slots.assign(slot_names_.size(), std::vector<float>(std::size_t(param.numel), 0.0f));
+      }
+      for (std::size_t k = 0; k < s.slots.size(); ++k) a.state[k] = s.slots[k].data();
     }
     ++s.t;
     const Hyper& h = hyper(param.name);
-    Active& a = active_[p];
-    for (std::size_t k = 0; k < s.slots.size(); ++k) a.state[k] = s.slots[k].data();
     a.lr = float(lr * h.lr_scale);
     a.weight_decay = float(h.weight_decay);
     if (options_.bias_correction) {
@@ -223,6 +290,22 @@ void RuleOptimizer::step(ParamSet& params, const Direction& direction, const Est
     draws_[k] = estimate.probes[k].draw;
     const double c = rule_.sign_of_rho ? double((rho > 0.0) - (rho < 0.0)) : rho;
     coef_[k] = float(c / double(q));
+  }
+  if (backend != nullptr) {
+    rows_.clear();
+    for (std::size_t p : moving_) {
+      const Active& a = active_[p];
+      ParamUpdate row;
+      row.param = p;
+      row.lr = a.lr;
+      row.weight_decay = a.weight_decay;
+      row.bias1 = a.bias1;
+      row.bias2 = a.bias2;
+      for (int k = 0; k < 3; ++k) row.state[k] = a.state[k];
+      rows_.push_back(row);
+    }
+    backend->update(params, direction, estimate, options_, rows_);
+    return;
   }
   restore_ = estimate.restore;
   fused_update(params, direction, estimate.blocks, draws_, [this](const UpdateChunk& chunk) { visit(chunk); });
@@ -252,10 +335,9 @@ void RuleOptimizer::check(const ParamSet& params, const Estimate& estimate, doub
   for (std::uint32_t b : estimate.blocks) {
     for (std::size_t p : blocks[b].params) {
       auto it = state_.find(all_params[p].name);
-      if (it != state_.end() && !it->second.slots.empty() &&
-          std::int64_t(it->second.slots[0].size()) != all_params[p].numel)
+      if (it != state_.end() && it->second.numel() >= 0 && it->second.numel() != all_params[p].numel)
         fail("{} state for parameter '{}' has {} elements, the parameter has {}", name, all_params[p].name,
-             it->second.slots[0].size(), all_params[p].numel);
+             it->second.numel(), all_params[p].numel);
     }
   }
 }
@@ -283,11 +365,11 @@ void RuleOptimizer::visit(const UpdateChunk& chunk) const {
   for (std::size_t k = 1; k < chunk.z.size(); ++k) {
     const float* zk = chunk.z[k];
     const float ck = coef_[k];
-    for (std::int64_t i = 0; i < n; ++i) g[i] += ck * zk[i];
+    for (std::int64_t i = 0; i < n; ++i) g[i] = std::fma(ck, zk[i], g[i]);
   }
   if (a.weight_decay != 0.0f) {
     const float wd = a.weight_decay;
-    for (std::int64_t i = 0; i < n; ++i) g[i] += wd * chunk.theta[i];
+    for (std::int64_t i = 0; i < n; ++i) g[i] = std::fma(wd, chunk.theta[i], g[i]);
   }
   rules::Chunk c;
   c.theta = chunk.theta;
@@ -308,6 +390,7 @@ StateDict RuleOptimizer::state_dict() const {
   for (const auto& [name, s] : state_) {
     out.scalars[name + "/t"] = double(s.t);
     for (std::size_t k = 0; k < s.slots.size(); ++k) out.tensors[name + "/" + slot_names_[k]] = s.slots[k];
+    for (std::size_t k = 0; k < s.remote.size(); ++k) out.tensors[name + "/" + slot_names_[k]] = s.remote[k].download();
   }
   return out;
 }
@@ -373,11 +456,17 @@ std::int64_t RuleOptimizer::state_bytes() const {
   std::int64_t bytes = 0;
   for (const auto& [name, s] : state_) {
     for (const auto& slot : s.slots) bytes += std::int64_t(slot.size() * sizeof(float));
+    for (const auto& slot : s.remote) bytes += slot.numel() * std::int64_t(sizeof(float));
   }
   return bytes;
 }
 
 }  // namespace
+
+std::vector<std::string> state_slots(const OptimizerOptions& options) {
+  options.validate();
+  return rule_for(options.kind).slots(options);
+}
 
 std::unique_ptr<Optimizer> Optimizer::create(OptimizerOptions options) {
   options.validate();

@@ -168,7 +168,7 @@ class UpdateRun {
 
   // Step t (two probes, a pending restore except at t = 1, a scheduled lr) on the CPU; returns its
   // estimate and rows (state pointers unset).
-  std::pair<zo::Estimate, std::vector<zo::cuda::ParamUpdate>> step(std::int64_t t) {
+  std::pair<zo::Estimate, std::vector<zo::ParamUpdate>> step(std::int64_t t) {
     zo::Estimate e;
     e.step = t;
     e.blocks = direction_->active_blocks(11, t);
@@ -180,11 +180,11 @@ class UpdateRun {
     const double lr = options_.lr * (1.0 - 0.1 * double(t));
     optimizer_->step(cpu_, *direction_, e, lr);
     const std::regex no_decay(options_.no_decay_pattern);
-    std::vector<zo::cuda::ParamUpdate> rows;
+    std::vector<zo::ParamUpdate> rows;
     for (const std::uint32_t b : e.blocks) {
       for (const std::size_t i : cpu_.blocks()[b].params) {
         ++updates_[i];
-        zo::cuda::ParamUpdate row;
+        zo::ParamUpdate row;
         row.param = i;
         row.lr = float(lr);
         row.weight_decay = std::regex_search(cpu_.param(i).name, no_decay) ? 0.0f : float(options_.weight_decay);

@@ -6,6 +6,7 @@
 #include "zo/core/kernels.hpp"
 #include "zo/core/params.hpp"
 #include "zo/core/random.hpp"
+#include "zo/cuda/backend.hpp"
 #include "zo/cuda/kernels.hpp"
 #include "zo/cuda/update.hpp"
 #include "zo/optim/estimator.hpp"
@@ -191,12 +192,12 @@ TEST(CudaErrors, BadUpdatesAreRefusedBeforeAnyDeviceWork) {
   zo::Estimate e;
   e.blocks = {0};
   e.probes = {zo::Probe{{.seed = 3}, 0.5}};
-  zo::cuda::ParamUpdate row;
+  zo::ParamUpdate row;
   row.param = 0;
   row.lr = 1e-3f;
   row.state[0] = m.data();
   row.state[1] = v.data();
-  std::vector<zo::cuda::ParamUpdate> rows = {row};
+  std::vector<zo::ParamUpdate> rows = {row};
   const auto update = [&] { zo::cuda::update(set, direction, e, options, rows); };
   const auto expect = [&](const std::string& what, const std::string& fragment) {
     const std::string message = error_of(update);
@@ -247,7 +248,7 @@ TEST(CudaErrors, BadUpdatesAreRefusedBeforeAnyDeviceWork) {
 TEST(CudaUpdate, EqualsOptimizerStepBitForBitForEveryRuleKindAndStorageType) {
   SKIP_WITHOUT_DEVICE();
   for (const auto& [label, options] : rule_cases()) {
-    const std::size_t slots = zo::cuda::state_slots(options).size();
+    const std::size_t slots = zo::state_slots(options).size();
     for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
       for (const zo::DirectionOptions& kind : all_kinds()) {
         UpdateRun run(options, dtype, kind);
@@ -262,7 +263,7 @@ TEST(CudaUpdate, EqualsOptimizerStepBitForBitForEveryRuleKindAndStorageType) {
         const zo::Direction on_gpu(run.direction().options(), gpu);
         for (std::int64_t step = 0; step < 3; ++step) {
           auto [estimate, rows] = run.step(step);
-          for (zo::cuda::ParamUpdate& row : rows) {
+          for (zo::ParamUpdate& row : rows) {
             auto& s = state[row.param];
             if (s.empty()) {
               const std::vector<float> zeros(std::size_t(gpu.param(row.param).numel), 0.0f);
@@ -284,10 +285,84 @@ TEST(CudaUpdate, EqualsOptimizerStepBitForBitForEveryRuleKindAndStorageType) {
           for (std::size_t k = 0; k < state[i].size(); ++k) {
             std::vector<float> values(std::size_t(gpu.param(i).numel));
             state[i][k]->download(values.data());
-            const std::string key = kParams[i].first + "/" + zo::cuda::state_slots(options)[k];
+            const std::string key = kParams[i].first + "/" + zo::state_slots(options)[k];
             ASSERT_TRUE(sd.tensors.at(key) == values) << where << ", state " << key;
           }
         }
+      }
+    }
+  }
+}
+
+TEST(CudaErrors, DeviceBackendWithoutADeviceSaysSo) {
+  if (zo::cuda::device_count() != 0) GTEST_SKIP() << "a CUDA device is visible: this checks the message without one";
+  const zo::cuda::DeviceBackend backend;
+  EXPECT_NE(error_of([&] { (void)backend.allocate_floats(4); }).find("no CUDA device is visible"), std::string::npos);
+}
+
+// θ of a device ParamSet, through its storage type, for a loss computed on the host.
+double device_loss(const zo::ParamSet& set) {
+  double sum = 0.0;
+  for (const zo::Param& p : set.params()) {
+    std::vector<std::uint8_t> bytes(std::size_t(p.numel) * zo::size_of(p.dtype));
+    EXPECT_EQ(cudaMemcpy(bytes.data(), p.data, bytes.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    std::vector<float> values(std::size_t(p.numel));
+    zo::to_f32(p.dtype, bytes.data(), values.data(), values.size());
+    for (const float v : values) sum += (double(v) - 0.3) * (double(v) - 0.3);
+  }
+  return sum / 16000.0;
+}
+
+TEST(CudaDeviceBackend, TrainsAsTheCpuDoesForEveryRuleKindAndStorageType) {
+  SKIP_WITHOUT_DEVICE();
+  const zo::Estimator estimator(zo::EstimatorOptions{.eps = 1e-3, .queries = 2});
+  const zo::cuda::DeviceBackend backend;
+  for (const auto& [label, options] : rule_cases()) {
+    for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
+      for (const zo::DirectionOptions& kind : all_kinds()) {
+        zo::DirectionOptions o = kind;
+        o.order = zo::BlockOrder::cyclic;
+        o.blocks_per_step = 2;
+        std::vector<std::vector<std::uint8_t>> host;
+        std::vector<std::unique_ptr<DeviceBuffer>> device;
+        zo::ParamSet cpu, gpu;
+        for (const auto& [name, shape] : kParams) {
+          const std::int64_t n = numel(shape);
+          const std::vector<float> values = start_values(n);
+          host.emplace_back(std::size_t(n) * zo::size_of(dtype));
+          zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
+          device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
+          device.back()->upload(host.back().data());
+          cpu.add(name, dtype, shape, host.back().data());
+          gpu.add(name, dtype, shape, device.back()->get());
+        }
+        gpu.set_backend(&backend);
+        const zo::Direction on_cpu(o, cpu), on_gpu(o, gpu);
+        const auto cpu_optimizer = zo::Optimizer::create(options);
+        const auto gpu_optimizer = zo::Optimizer::create(options);
+        const auto host_loss = [&] {
+          double sum = 0.0;
+          for (const zo::Param& p : cpu.params()) {
+            std::vector<float> values(std::size_t(p.numel));
+            zo::to_f32(p.dtype, p.data, values.data(), values.size());
+            for (const float v : values) sum += (double(v) - 0.3) * (double(v) - 0.3);
+          }
+          return sum / 16000.0;
+        };
+        for (std::int64_t step = 0; step < 3; ++step) {
+          const zo::Estimate a = estimator.estimate(host_loss, cpu, on_cpu, 5, step, zo::Restore::in_update);
+          cpu_optimizer->step(cpu, on_cpu, a, options.lr);
+          const zo::Estimate b = estimator.estimate([&] { return device_loss(gpu); }, gpu, on_gpu, 5, step,
+                                                    zo::Restore::in_update);
+          gpu_optimizer->step(gpu, on_gpu, b, options.lr);
+        }
+        const std::string where = label + ", " + describe(kind) + ", " + std::string(zo::to_string(dtype));
+        for (std::size_t k = 0; k < host.size(); ++k) {
+          std::vector<std::uint8_t> got(host[k].size());
+          device[k]->download(got.data());
+          ASSERT_TRUE(got == host[k]) << where << ", param " << kParams[k].first;
+        }
+        ASSERT_TRUE(gpu_optimizer->state_dict().tensors == cpu_optimizer->state_dict().tensors) << where;
       }
     }
   }

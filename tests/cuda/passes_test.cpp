@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "cases.hpp"
+#include "host_emulation.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -30,29 +31,7 @@ using zo_cuda_test::numel;
 using zo_cuda_test::start_values;
 
 using zo::cuda::detail::Job;
-
-// launch.cu's choice of pass, its threads run one after the other; the low-rank factors first.
-template <int Mode>
-void run_on_host(Job j) {
-  namespace d = zo::cuda::detail;
-  std::vector<float> u, v;
-  if (j.rank > 0) {
-    u.resize(std::size_t(j.rows * j.rank));
-    v.resize(std::size_t(j.cols * j.rank));
-    const std::int64_t u_count = j.rows * j.rank;
-    for (std::int64_t t = 0; t < u_count + j.cols * j.rank; ++t) {
-      d::factor_thread(j.seed, j.key, j.rademacher, j.factor, u_count, u.data(), v.data(), t);
-    }
-    j.u = u.data();
-    j.v = v.data();
-    for (std::int64_t t = 0; t < d::low_rank_threads(j); ++t) d::low_rank_thread<Mode>(j, t);
-  } else if (j.sparse) {
-    for (std::int64_t t = 0; t < d::sparse_threads(j); ++t) d::sparse_thread<Mode>(j, t);
-  } else {
-    for (std::int64_t t = 0; t < d::dense_threads(j); ++t) d::dense_thread<Mode>(j, t);
-  }
-}
-
+using zo_cuda_test::run_on_host;
 
 TEST(CudaPassesOnHost, FillEqualsDirectionFill) {
   zo_cuda_test::for_each_fill_case([](const zo::DirectionOptions& o, const zo::Direction& direction, const zo::Param& p,
@@ -98,9 +77,7 @@ TEST(CudaPassesOnHost, PerturbEqualsCpuPerturbInEveryStorageType) {
             j.theta = emulated[i].data();
             j.dtype = dtype;
             j.alpha = alpha;
-            if (dtype == zo::DType::f32) run_on_host<int(zo::DType::f32)>(j);
-            if (dtype == zo::DType::f16) run_on_host<int(zo::DType::f16)>(j);
-            if (dtype == zo::DType::bf16) run_on_host<int(zo::DType::bf16)>(j);
+            zo_cuda_test::with_mode(dtype, [&]<int Mode>() { run_on_host<Mode>(j); });
           }
         }
       }

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "cases.hpp"
+#include "host_emulation.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -31,34 +32,11 @@ using zo_cuda_test::rule_cases;
 using zo_cuda_test::UpdateRun;
 
 namespace d = zo::cuda::detail;
-
-// The pass's threads for one job, one after the other; z filled by Direction::fill (which the device
-// fill equals, passes_test.cpp) in two pieces when it is not drawn in the pass.
-template <int Mode>
-void run_update_on_host(const zo::Direction& direction, const zo::Estimate& estimate, const zo::Param& p,
-                        d::UpdateJob j) {
-  if (d::drawn_in_pass(direction, p)) {
-    for (std::int64_t t = 0; t < d::update_drawn_threads(j); ++t) d::update_drawn_thread<Mode>(j, t);
-    return;
-  }
-  const std::int64_t piece = p.numel / 2 + 1;
-  std::vector<float> scratch(estimate.probes.size() * std::size_t(piece));
-  for (std::int64_t begin = 0; begin < p.numel; begin += piece) {
-    const std::int64_t n = std::min(piece, p.numel - begin);
-    for (std::size_t k = 0; k < estimate.probes.size(); ++k) {
-      direction.fill(p, estimate.probes[k].draw, begin, n, scratch.data() + k * std::size_t(piece));
-    }
-    j.begin = begin;
-    j.end = begin + n;
-    j.z_scratch = scratch.data();
-    j.stride = piece;
-    for (std::int64_t t = 0; t < d::update_scratch_threads(j); ++t) d::update_scratch_thread<Mode>(j, t);
-  }
-}
+using zo_cuda_test::run_update_on_host;
 
 TEST(CudaUpdateOnHost, EqualsOptimizerStepForEveryRuleKindAndStorageType) {
   for (const auto& [label, options] : rule_cases()) {
-    const std::size_t slots = zo::cuda::state_slots(options).size();
+    const std::size_t slots = zo::state_slots(options).size();
     for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
       for (const zo::DirectionOptions& kind : all_kinds()) {
         UpdateRun run(options, dtype, kind);
@@ -66,16 +44,14 @@ TEST(CudaUpdateOnHost, EqualsOptimizerStepForEveryRuleKindAndStorageType) {
         std::vector<std::vector<std::vector<float>>> state(kParams.size());  // [param][slot], made when it moves
         for (std::int64_t step = 0; step < 3; ++step) {
           auto [estimate, rows] = run.step(step);
-          for (zo::cuda::ParamUpdate& row : rows) {
+          for (zo::ParamUpdate& row : rows) {
             const zo::Param& p = run.cpu().param(row.param);
             auto& s = state[row.param];
             if (s.empty()) s.assign(slots, std::vector<float>(std::size_t(p.numel), 0.0f));
             for (std::size_t k = 0; k < slots; ++k) row.state[k] = s[k].data();
             d::UpdateJob j = d::update_job_for(run.direction(), options, estimate, p, row);
             j.theta = emulated[row.param].data();
-            if (dtype == zo::DType::f32) run_update_on_host<int(zo::DType::f32)>(run.direction(), estimate, p, j);
-            if (dtype == zo::DType::f16) run_update_on_host<int(zo::DType::f16)>(run.direction(), estimate, p, j);
-            if (dtype == zo::DType::bf16) run_update_on_host<int(zo::DType::bf16)>(run.direction(), estimate, p, j);
+            zo_cuda_test::with_mode(dtype, [&]<int Mode>() { run_update_on_host<Mode>(run.direction(), estimate, p, j); });
           }
         }
         const std::string where = label + ", " + describe(kind) + ", " + std::string(zo::to_string(dtype));
@@ -84,7 +60,7 @@ TEST(CudaUpdateOnHost, EqualsOptimizerStepForEveryRuleKindAndStorageType) {
         for (std::size_t i = 0; i < kParams.size(); ++i) {
           ASSERT_TRUE(emulated[i] == run.cpu_bytes(i)) << where << ", param " << kParams[i].first;
           for (std::size_t k = 0; k < state[i].size(); ++k, ++tensors) {
-            const std::string key = kParams[i].first + "/" + zo::cuda::state_slots(options)[k];
+            const std::string key = kParams[i].first + "/" + zo::state_slots(options)[k];
             const auto it = sd.tensors.find(key);
             ASSERT_NE(it, sd.tensors.end()) << where << ": the CPU optimizer has no state " << key;
             ASSERT_TRUE(it->second == state[i][k]) << where << ", state " << key;

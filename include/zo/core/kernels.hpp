@@ -21,7 +21,8 @@ inline constexpr std::int64_t kParallelMinChunks = 8;
 
 // θ += alpha · z(draw) on every moving coordinate of `blocks`, θ = fma(alpha, z, θ) in float32;
 // nothing else is touched. A sparse direction reads and writes only its kept coordinates (the others
-// keep their bits). bf16/f16 params are converted to float32, updated, and rounded back.
+// keep their bits). bf16/f16 params are converted to float32, updated, and rounded back. When params
+// has a backend (backend.hpp), the backend runs the pass where the data is.
 void perturb(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks,
              const Draw& draw, float alpha);
 
@@ -35,7 +36,7 @@ struct UpdateChunk {
 };
 
 // Visits every coordinate of `blocks` once, in chunks, regenerating each draw's z in the pass, and
-// writes θ back. Chunks are visited concurrently (OpenMP): the visitor must only touch state of its
+// writes θ back. Host memory only: throws zo::Error when params has a backend. Chunks are visited concurrently (OpenMP): the visitor must only touch state of its
 // own (param, begin..begin+n) range. This is the one pass optimizers update through.
 void fused_update(ParamSet& params, const Direction& direction, std::span<const std::uint32_t> blocks,
                   std::span<const Draw> draws, const std::function<void(const UpdateChunk&)>& visit);

@@ -15,6 +15,8 @@
 
 namespace zo {
 
+class Backend;
+
 struct Param {
   std::string name;
   DType dtype = DType::f32;
@@ -57,11 +59,17 @@ class ParamSet {
   // Index of the block holding param i.
   std::size_t block_of(std::size_t param_index) const { return block_of_.at(param_index); }
 
+  // Where the params' data lives (backend.hpp): nullptr (the default) is host memory; otherwise every
+  // param's data is in that backend's memory, which must outlive the ParamSet's use.
+  void set_backend(const Backend* backend) { backend_ = backend; }
+  const Backend* backend() const { return backend_; }
+
  private:
   void index_blocks();
   std::vector<Param> params_;
   std::vector<Block> blocks_;
   std::vector<std::size_t> block_of_;
+  const Backend* backend_ = nullptr;
 };
 
 }  // namespace zo

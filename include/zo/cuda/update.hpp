@@ -5,8 +5,11 @@
 // zo-sgd-sign, zo-rmsprop, zo-adamm or r-adazo, in float32, stored back in θ's type once.
 //
 // The caller holds the bookkeeping the CPU optimizer does (which state exists, each param's learning
-// rate, weight decay and bias-correction terms): `moving` has one row per param of estimate.blocks.
-// Coefficients are the CPU's: c_k = float(ρ_k / q), or float(sign(ρ_k) / q) for zo-sgd-sign.
+// rate, weight decay and bias-correction terms): `moving` has one ParamUpdate row
+// (zo/optim/update_backend.hpp) per param of estimate.blocks, its state in the order of
+// zo::state_slots(options). zo::Optimizer does this itself for a ParamSet whose backend is
+// zo::cuda::DeviceBackend (backend.hpp). Coefficients are the CPU's: c_k = float(ρ_k / q), or
+// float(sign(ρ_k) / q) for zo-sgd-sign.
 // Work is queued on `stream` (a cudaStream_t; nullptr: the legacy default stream).
 #pragma once
 
@@ -14,6 +17,7 @@
 #include "zo/core/params.hpp"
 #include "zo/optim/estimator.hpp"
 #include "zo/optim/optimizer.hpp"
+#include "zo/optim/update_backend.hpp"
 
 #include <cstddef>
 #include <span>
@@ -22,21 +26,6 @@ namespace zo::cuda {
 
 // The most probes one device update takes (their seeds and coefficients travel with the launch).
 inline constexpr int kMaxUpdateProbes = 16;
-
-// One moving param's share of the update, as RuleOptimizer computes it for the CPU pass.
-struct ParamUpdate {
-  std::size_t param = 0;      // index in params.params()
-  float lr = 0.0f;            // η · schedule · group lr_scale
-  float weight_decay = 0.0f;  // λ for this param (0 for names matching no_decay_pattern)
-  float bias1 = 1.0f;         // 1 − β₁ᵗ when bias_correction (t: this param's updates), else 1
-  float bias2 = 1.0f;         // 1 − β₂ᵗ when bias_correction, else 1
-  // The rule's state in device memory, numel floats each, in the order of state_slots(options).
-  float* state[3] = {};
-};
-
-// Names of the state tensors the rule of `options` keeps per element ("momentum", "m", "v", "vhat"):
-// the CPU optimizer's slots, in the order ParamUpdate::state takes them.
-std::span<const char* const> state_slots(const OptimizerOptions& options);
 
 // Applies the update for `estimate` to every param of estimate.blocks. Throws zo::Error, before
 // anything is queued, when the estimate is not finite or has a non-finite ρ, has no probes or more

@@ -65,6 +65,12 @@ struct OptimizerOptions {
   void validate() const;                    // throws zo::Error naming the field, value and rule
 };
 
+// Names of the float32 state tensors the rule of `options` keeps per element of θ, in order:
+// {} (zo-sgd without momentum, zo-sign-sgd, zo-sgd-sign), {"momentum"}, {"v"} (zo-rmsprop),
+// {"m", "v"} (r-adazo, zo-adamm without AMSGrad) or {"m", "v", "vhat"} (zo-adamm). State dicts name
+// them "<param name>/<slot>".
+std::vector<std::string> state_slots(const OptimizerOptions& options);
+
 // Optimizer state as named float tensors plus scalars: what checkpoints store.
 struct StateDict {
   std::string kind{};                                    // to_string(OptimizerKind)
@@ -85,7 +91,9 @@ class Optimizer {
   // Applies the update for `estimate` at learning rate `lr` (the scheduled η), with the estimate's
   // pending restore (Estimate::restore) folded into the same pass: θ ← rule(θ + α·z_restore). Throws
   // zo::Error when estimate.finite is false or any ρ is not finite: θ is never written with NaN, and
-  // gets its pending restore alone.
+  // gets its pending restore alone. When params has a backend, it must be an UpdateBackend
+  // (update_backend.hpp): the state moves to its memory (from the host, or from another backend, on
+  // the first step there) and the backend runs the pass.
   virtual void step(ParamSet& params, const Direction& direction, const Estimate& estimate, double lr) = 0;
 
   virtual StateDict state_dict() const = 0;

@@ -26,8 +26,8 @@ void update(const Chunk& c) {
   float* __restrict v = c.state[1];
   float den[kChunk];
   for (std::int64_t i = 0; i < c.n; ++i) {
-    m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
-    v[i] = beta2 * v[i] + (1.0f - beta2) * m[i] * m[i];
+    m[i] = std::fma(beta1, m[i], (1.0f - beta1) * g[i]);
+    v[i] = std::fma(beta2, v[i], (1.0f - beta2) * m[i] * m[i]);
   }
   denominators<kZetaOutsideRoot>(v, inv_bias2, zeta, c.n, den);
   for (std::int64_t i = 0; i < c.n; ++i) theta[i] -= lr * (m[i] * inv_bias1) / den[i];

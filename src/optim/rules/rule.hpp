@@ -40,22 +40,28 @@ struct Rule {
   void (*apply)(const Chunk&);
 };
 
-// The adaptive denominators of a chunk: den[i] = √(s·v[i] + ζ), or √(s·v[i]) + ζ when
+// The adaptive denominators of a chunk: den[i] = √fma(s, v[i], ζ), or √(s·v[i]) + ζ when
 // kZetaOutsideRoot (the R-AdaZO authors' code); s is 1/(1 − β₂ᵗ) or 1. A separate pass because
 // GCC does not vectorise std::sqrt under its default -fmath-errno; the AVX path computes the same
 // correctly rounded square roots 8 at a time, so both paths give identical bits.
+//
+// The rules' products and sums are written as the fmas they are: these sources compile without
+// contraction (CMakeLists.txt), so that the CUDA update (src/cuda/update_passes.hpp) can do the same
+// operations. The fmas are where GCC's default contraction had put them, so the rules' bits did not
+// change when it was turned off (tests/apps/golden_runs_test.cpp holds recorded runs to them).
 template <bool kZetaOutsideRoot>
 inline void denominators(const float* __restrict v, float s, float zeta, std::int64_t n, float* __restrict den) {
   std::int64_t i = 0;
-#if defined(__AVX__)
+#if defined(__AVX__) && defined(__FMA__)
   const __m256 vs = _mm256_set1_ps(s), vz = _mm256_set1_ps(zeta);
   for (; i + 8 <= n; i += 8) {
-    const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(v + i), vs);
-    const __m256 d = kZetaOutsideRoot ? _mm256_add_ps(_mm256_sqrt_ps(x), vz) : _mm256_sqrt_ps(_mm256_add_ps(x, vz));
+    const __m256 x = _mm256_loadu_ps(v + i);
+    const __m256 d = kZetaOutsideRoot ? _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(x, vs)), vz)
+                                      : _mm256_sqrt_ps(_mm256_fmadd_ps(x, vs, vz));
     _mm256_storeu_ps(den + i, d);
   }
 #endif
-  for (; i < n; ++i) den[i] = kZetaOutsideRoot ? std::sqrt(s * v[i]) + zeta : std::sqrt(s * v[i] + zeta);
+  for (; i < n; ++i) den[i] = kZetaOutsideRoot ? std::sqrt(s * v[i]) + zeta : std::sqrt(std::fma(s, v[i], zeta));
 }
 
 const Rule& zo_sgd();

@@ -32,8 +32,8 @@ void update(const Chunk& c) {
   float* __restrict vhat = c.state[2];  // null without amsgrad
   float den[kChunk];
   for (std::int64_t i = 0; i < c.n; ++i) {
-    m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
-    v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+    m[i] = std::fma(beta1, m[i], (1.0f - beta1) * g[i]);
+    v[i] = std::fma(beta2, v[i], (1.0f - beta2) * g[i] * g[i]);
   }
   if constexpr (kAmsgrad) {
     for (std::int64_t i = 0; i < c.n; ++i) vhat[i] = std::max(vhat[i], v[i]);

@@ -17,7 +17,7 @@ void update(const Chunk& c) {
   const float* __restrict g = c.g;
   float* __restrict v = c.state[0];
   float den[kChunk];
-  for (std::int64_t i = 0; i < c.n; ++i) v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+  for (std::int64_t i = 0; i < c.n; ++i) v[i] = std::fma(beta2, v[i], (1.0f - beta2) * g[i] * g[i]);
   denominators<kZetaOutsideRoot>(v, inv_bias2, zeta, c.n, den);
   for (std::int64_t i = 0; i < c.n; ++i) theta[i] -= lr * g[i] / den[i];
 }

@@ -17,11 +17,11 @@ void apply(const Chunk& c) {
     const float mu = float(c.options->momentum);
     float* b = c.state[0];
     for (std::int64_t i = 0; i < c.n; ++i) {
-      b[i] = mu * b[i] + c.g[i];
-      c.theta[i] -= lr * b[i];
+      b[i] = std::fma(mu, b[i], c.g[i]);
+      c.theta[i] = std::fma(-lr, b[i], c.theta[i]);
     }
   } else {
-    for (std::int64_t i = 0; i < c.n; ++i) c.theta[i] -= lr * c.g[i];
+    for (std::int64_t i = 0; i < c.n; ++i) c.theta[i] = std::fma(-lr, c.g[i], c.theta[i]);
   }
 }
 

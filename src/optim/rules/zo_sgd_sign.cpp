@@ -10,7 +10,7 @@ std::vector<std::string> slots(const OptimizerOptions&) { return {}; }
 
 void apply(const Chunk& c) {
   const float lr = c.lr;
-  for (std::int64_t i = 0; i < c.n; ++i) c.theta[i] -= lr * c.g[i];
+  for (std::int64_t i = 0; i < c.n; ++i) c.theta[i] = std::fma(-lr, c.g[i], c.theta[i]);
 }
 
 }  // namespace

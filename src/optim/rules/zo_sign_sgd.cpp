@@ -10,7 +10,7 @@ void apply(const Chunk& c) {
   const float lr = c.lr;
   for (std::int64_t i = 0; i < c.n; ++i) {
     const float s = float(c.g[i] > 0.0f) - float(c.g[i] < 0.0f);
-    c.theta[i] -= lr * s;
+    c.theta[i] = std::fma(-lr, s, c.theta[i]);
   }
 }
 
