@@ -72,6 +72,17 @@ inline std::vector<float> start_values(std::int64_t n) {
   return values;
 }
 
+// The tests' loss: Σ (θ − 0.3)² / 16000 over a ParamSet in host memory, read through its storage type.
+inline double quadratic_loss(const zo::ParamSet& set) {
+  double sum = 0.0;
+  for (const zo::Param& p : set.params()) {
+    std::vector<float> values(std::size_t(p.numel));
+    zo::to_f32(p.dtype, p.data, values.data(), values.size());
+    for (const float v : values) sum += (double(v) - 0.3) * (double(v) - 0.3);
+  }
+  return sum / 16000.0;
+}
+
 // Calls check(options, direction, param, draw, begin, n) for every direction kind (drawn over all
 // blocks of a float32 set of kParams) and every param, on the whole param and on a range cut at both
 // ends.

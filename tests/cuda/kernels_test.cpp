@@ -63,6 +63,31 @@ class DeviceBuffer {
 };
 
 
+// kParams stored as `dtype` twice, with the same values: in host memory (cpu) and in device memory (gpu).
+struct DeviceParams {
+  explicit DeviceParams(zo::DType dtype) {
+    for (const auto& [name, shape] : kParams) {
+      const std::int64_t n = numel(shape);
+      const std::vector<float> values = start_values(n);
+      host.emplace_back(std::size_t(n) * zo::size_of(dtype));
+      zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
+      device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
+      device.back()->upload(host.back().data());
+      cpu.add(name, dtype, shape, host.back().data());
+      gpu.add(name, dtype, shape, device.back()->get());
+    }
+  }
+  // The bytes of param k in device memory.
+  std::vector<std::uint8_t> downloaded(std::size_t k) const {
+    std::vector<std::uint8_t> got(host[k].size());
+    device[k]->download(got.data());
+    return got;
+  }
+  std::vector<std::vector<std::uint8_t>> host;
+  std::vector<std::unique_ptr<DeviceBuffer>> device;
+  zo::ParamSet cpu, gpu;
+};
+
 TEST(CudaErrors, BadBlocksAndRangesAreRefusedBeforeAnyDeviceWork) {
   std::vector<float> a(10), b(10);
   zo::ParamSet set;
@@ -118,24 +143,13 @@ TEST(CudaFill, EqualsDirectionFillBitForBit) {
 TEST(CudaPerturb, EqualsCpuPerturbBitForBitInEveryStorageType) {
   SKIP_WITHOUT_DEVICE();
   for (const zo::DType dtype : {zo::DType::f32, zo::DType::f16, zo::DType::bf16}) {
-    const std::size_t width = zo::size_of(dtype);
     for (const zo::DirectionOptions& base : all_kinds()) {
       zo::DirectionOptions o = base;
       o.order = zo::BlockOrder::cyclic;  // block-coordinate: two of the three params move at each step
       o.blocks_per_step = 2;
-      std::vector<std::vector<std::uint8_t>> host;
-      std::vector<std::unique_ptr<DeviceBuffer>> device;
-      zo::ParamSet cpu, gpu;
-      for (const auto& [name, shape] : kParams) {
-        const std::int64_t n = numel(shape);
-        const std::vector<float> values = start_values(n);
-        host.emplace_back(std::size_t(n) * width);
-        zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
-        device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
-        device.back()->upload(host.back().data());
-        cpu.add(name, dtype, shape, host.back().data());
-        gpu.add(name, dtype, shape, device.back()->get());
-      }
+      DeviceParams d(dtype);
+      zo::ParamSet& cpu = d.cpu;
+      zo::ParamSet& gpu = d.gpu;
       const zo::Direction on_cpu(o, cpu);
       const zo::Direction on_gpu(o, gpu);
       for (std::int64_t step = 0; step < 3; ++step) {
@@ -145,10 +159,9 @@ TEST(CudaPerturb, EqualsCpuPerturbBitForBitInEveryStorageType) {
         zo::perturb(cpu, on_cpu, blocks, draw, alpha);
         zo::cuda::perturb(gpu, on_gpu, blocks, draw, alpha);
       }
-      for (std::size_t k = 0; k < host.size(); ++k) {
-        std::vector<std::uint8_t> got(host[k].size());
-        device[k]->download(got.data());
-        ASSERT_EQ(got, host[k]) << describe(o) << ", " << zo::to_string(dtype) << ", param " << kParams[k].first;
+      for (std::size_t k = 0; k < d.host.size(); ++k) {
+        ASSERT_TRUE(d.downloaded(k) == d.host[k]) << describe(o) << ", " << zo::to_string(dtype) << ", param "
+                                                  << kParams[k].first;
       }
     }
   }
@@ -300,19 +313,6 @@ TEST(CudaErrors, DeviceBackendWithoutADeviceSaysSo) {
   EXPECT_NE(error_of([&] { (void)backend.allocate_floats(4); }).find("no CUDA device is visible"), std::string::npos);
 }
 
-// θ of a device ParamSet, through its storage type, for a loss computed on the host.
-double device_loss(const zo::ParamSet& set) {
-  double sum = 0.0;
-  for (const zo::Param& p : set.params()) {
-    std::vector<std::uint8_t> bytes(std::size_t(p.numel) * zo::size_of(p.dtype));
-    EXPECT_EQ(cudaMemcpy(bytes.data(), p.data, bytes.size(), cudaMemcpyDeviceToHost), cudaSuccess);
-    std::vector<float> values(std::size_t(p.numel));
-    zo::to_f32(p.dtype, bytes.data(), values.data(), values.size());
-    for (const float v : values) sum += (double(v) - 0.3) * (double(v) - 0.3);
-  }
-  return sum / 16000.0;
-}
-
 TEST(CudaDeviceBackend, TrainsAsTheCpuDoesForEveryRuleKindAndStorageType) {
   SKIP_WITHOUT_DEVICE();
   const zo::Estimator estimator(zo::EstimatorOptions{.eps = 1e-3, .queries = 2});
@@ -323,44 +323,31 @@ TEST(CudaDeviceBackend, TrainsAsTheCpuDoesForEveryRuleKindAndStorageType) {
         zo::DirectionOptions o = kind;
         o.order = zo::BlockOrder::cyclic;
         o.blocks_per_step = 2;
-        std::vector<std::vector<std::uint8_t>> host;
-        std::vector<std::unique_ptr<DeviceBuffer>> device;
-        zo::ParamSet cpu, gpu;
-        for (const auto& [name, shape] : kParams) {
-          const std::int64_t n = numel(shape);
-          const std::vector<float> values = start_values(n);
-          host.emplace_back(std::size_t(n) * zo::size_of(dtype));
-          zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
-          device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
-          device.back()->upload(host.back().data());
-          cpu.add(name, dtype, shape, host.back().data());
-          gpu.add(name, dtype, shape, device.back()->get());
-        }
-        gpu.set_backend(&backend);
-        const zo::Direction on_cpu(o, cpu), on_gpu(o, gpu);
+        DeviceParams d(dtype);
+        d.gpu.set_backend(&backend);
+        const zo::Direction on_cpu(o, d.cpu), on_gpu(o, d.gpu);
         const auto cpu_optimizer = zo::Optimizer::create(options);
         const auto gpu_optimizer = zo::Optimizer::create(options);
-        const auto host_loss = [&] {
-          double sum = 0.0;
-          for (const zo::Param& p : cpu.params()) {
-            std::vector<float> values(std::size_t(p.numel));
-            zo::to_f32(p.dtype, p.data, values.data(), values.size());
-            for (const float v : values) sum += (double(v) - 0.3) * (double(v) - 0.3);
+        const auto host_loss = [&] { return zo_cuda_test::quadratic_loss(d.cpu); };
+        const auto gpu_loss = [&] {
+          std::vector<std::vector<std::uint8_t>> bytes;
+          zo::ParamSet copy;
+          for (std::size_t k = 0; k < d.host.size(); ++k) {
+            bytes.push_back(d.downloaded(k));
+            const zo::Param& p = d.gpu.param(k);
+            copy.add(p.name, p.dtype, p.shape, bytes.back().data());
           }
-          return sum / 16000.0;
+          return zo_cuda_test::quadratic_loss(copy);
         };
         for (std::int64_t step = 0; step < 3; ++step) {
-          const zo::Estimate a = estimator.estimate(host_loss, cpu, on_cpu, 5, step, zo::Restore::in_update);
-          cpu_optimizer->step(cpu, on_cpu, a, options.lr);
-          const zo::Estimate b = estimator.estimate([&] { return device_loss(gpu); }, gpu, on_gpu, 5, step,
-                                                    zo::Restore::in_update);
-          gpu_optimizer->step(gpu, on_gpu, b, options.lr);
+          const zo::Estimate a = estimator.estimate(host_loss, d.cpu, on_cpu, 5, step, zo::Restore::in_update);
+          cpu_optimizer->step(d.cpu, on_cpu, a, options.lr);
+          const zo::Estimate b = estimator.estimate(gpu_loss, d.gpu, on_gpu, 5, step, zo::Restore::in_update);
+          gpu_optimizer->step(d.gpu, on_gpu, b, options.lr);
         }
         const std::string where = label + ", " + describe(kind) + ", " + std::string(zo::to_string(dtype));
-        for (std::size_t k = 0; k < host.size(); ++k) {
-          std::vector<std::uint8_t> got(host[k].size());
-          device[k]->download(got.data());
-          ASSERT_TRUE(got == host[k]) << where << ", param " << kParams[k].first;
+        for (std::size_t k = 0; k < d.host.size(); ++k) {
+          ASSERT_TRUE(d.downloaded(k) == d.host[k]) << where << ", param " << kParams[k].first;
         }
         ASSERT_TRUE(gpu_optimizer->state_dict().tensors == cpu_optimizer->state_dict().tensors) << where;
       }
