@@ -156,6 +156,9 @@ void bind_core(py::module_& m) {
              return names;
            })
       .def("numel", [](const TensorViews& v) { return v.params().numel(); })
+      .def_property_readonly("device", &TensorViews::device, "'cpu', 'cuda:0', …: where the viewed tensors are.")
+      .def("set_stream", &TensorViews::set_stream, "stream"_a,
+           "The CUDA stream (torch.cuda.current_stream().cuda_stream) the passes over CUDA views are queued on.")
       .def("param",
            [](const TensorViews& v, const py::handle& which) {
              const Param& p = v.params().param(param_index(v.params(), which));

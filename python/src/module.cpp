@@ -16,7 +16,11 @@ namespace py = pybind11;
 PYBIND11_MODULE(_core, m) {
   m.doc() = "zo's C++ core: zeroth-order estimators, update rules and directions on tensors viewed in place";
   m.attr("__version__") = ZO_VERSION;
+#if defined(ZO_WITH_CUDA)
+  m.attr("cuda") = true;  // CUDA tensors are moved in place on their device (zo::cuda, docs/cuda.md)
+#else
   m.attr("cuda") = false;
+#endif
   m.attr("Z_STREAM_VERSION") = zo::kZStreamVersion;  // the z streams directions draw from (random.hpp)
   // Translators run last-registered first: the subclass goes after its base.
   auto& error = py::register_exception<zo::Error>(m, "Error", PyExc_RuntimeError);

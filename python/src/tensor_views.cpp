@@ -40,6 +40,18 @@ std::string device_name(int device_type, int device_id) {
   }
 }
 
+std::string TensorViews::device() const {
+  return owned_.empty() ? std::string("cpu") : device_name(device_type_, device_id_);
+}
+
+void TensorViews::set_stream(std::uintptr_t stream) {
+#if defined(ZO_WITH_CUDA)
+  backend_.set_stream(reinterpret_cast<void*>(stream));
+#else
+  (void)stream;
+#endif
+}
+
 TensorViews::~TensorViews() {
   for (DLManagedTensor* t : owned_) {
     if (t != nullptr && t->deleter != nullptr) t->deleter(t);
@@ -58,11 +70,18 @@ std::size_t TensorViews::add(const std::string& name, const py::handle& obj) {
     fail("tensor '{}' is on {} but tensor '{}' is on {}: all parameters must be on one device", name,
          device_name(type, id), first_name_, device_name(device_type_, device_id_));
   }
+#if defined(ZO_WITH_CUDA)
+  if (type != kDLCPU && type != kDLCUDA) {
+    fail("tensor '{}' is on {}: zo moves CPU and CUDA tensors only", name, device_name(type, id));
+  }
+  if (type == kDLCUDA) params_.set_backend(&backend_);
+#else
   if (type != kDLCPU) {
     fail("tensor '{}' is on {}: this zo was built without CUDA and moves CPU tensors only (move the model to the "
          "CPU with .cpu())",
          name, device_name(type, id));
   }
+#endif
 
   py::object capsule = obj.attr("__dlpack__")();
   PyObject* raw = capsule.ptr();

@@ -364,14 +364,67 @@ def test_tensors_zo_cannot_move_in_place_are_refused_with_the_cpp_message():
         run([torch.zeros(3, dtype=torch.int64)])
     with pytest.raises(zo.Error, match=r"tensor 'w' is not contiguous \(shape \[3, 4\], strides \[1, 3\]\)"):
         run([("w", torch.zeros(4, 3).t())])
-    with pytest.raises(zo.Error, match="tensor 'w' is on cuda:0: this zo was built without CUDA"):
-        run([("w", _fake_cuda(3))])
+    if not zo._core.cuda:
+        with pytest.raises(zo.Error, match="tensor 'w' is on cuda:0: this zo was built without CUDA"):
+            run([("w", _fake_cuda(3))])
+    elif not torch.cuda.is_available():  # taken as a CUDA tensor: the CUDA passes find no device
+        with pytest.raises(zo.Error, match="no CUDA device is visible to this process"):
+            run([("w", _fake_cuda(3))])
+    else:  # a CPU tensor's memory under a CUDA device: refused before any kernel runs
+        with pytest.raises(zo.Error, match="param 'w': its data is host memory, not CUDA device memory"):
+            run([("w", _fake_cuda(3))])
     with pytest.raises(zo.Error, match="tensor 'b' is on cuda:0 but tensor 'a' is on cpu: all parameters must be on one device"):
         run([("a", torch.zeros(3)), ("b", _fake_cuda(3))])
     shared = torch.zeros(10)
     with pytest.raises(zo.Error, match="tensor 'b' shares memory with tensor 'a'"):
         run([("a", shared), ("b", shared[2:])])
-    assert zo._core.cuda is False
+    assert isinstance(zo._core.cuda, bool)
+
+
+@pytest.mark.skipif(not (zo._core.cuda and torch.cuda.is_available()), reason="needs zo built with CUDA and a GPU")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("options", [
+    dict(optimizer="zo-sgd"),
+    dict(optimizer="zo-sgd", momentum=0.9, weight_decay=0.1, direction="bcd", block_order="cyclic"),
+    dict(optimizer="r-adazo", direction="sparse", keep=0.25, queries=2),
+    dict(optimizer="zo-adamm", direction="low-rank", rank=2),
+    dict(optimizer="zo-rmsprop", distribution="rademacher", difference="forward"),
+], ids=["mezo", "mezo-bcd-momentum", "r-adazo-sparse-q2", "adamm-low-rank", "rmsprop-rademacher-forward"])
+def test_cuda_tensors_train_as_cpu_tensors_do(options, dtype):
+    """The same run on CUDA tensors and on CPU tensors (the loss computed on the host in float64 from
+    the same values): the weights, the optimizer state and the ledger's replay agree bit for bit."""
+    torch.manual_seed(0)
+    base = {"layers.0.weight": torch.randn(96, 40), "layers.0.bias": torch.randn(40), "head": torch.randn(7, 5)}
+    cpu = {k: v.to(dtype) for k, v in base.items()}
+    gpu = {k: v.to(dtype).cuda() for k, v in base.items()}
+
+    def loss_of(params):
+        return sum(float(((p.detach().cpu().double() - 0.3) ** 2).sum()) for p in params.values())
+
+    opts = dict(lr=1e-3, eps=1e-3, seed=3, **options)
+    on_cpu = zt.ZOOptimizer(list(cpu.items()), **opts)
+    on_gpu = zt.ZOOptimizer(list(gpu.items()), **opts)
+    for _ in range(4):
+        assert on_gpu.step(lambda: loss_of(gpu)) == on_cpu.step(lambda: loss_of(cpu))
+    def bits(t):
+        t = torch.as_tensor(t).detach().cpu().contiguous()
+        return t.view(torch.int32 if t.dtype == torch.float32 else torch.int16)
+
+    for name in base:
+        assert torch.equal(bits(gpu[name]), bits(cpu[name])), name
+    state_gpu, state_cpu = on_gpu.state_dict()["state"], on_cpu.state_dict()["state"]
+    assert len(state_gpu["groups"]) == len(state_cpu["groups"])
+    for g_gpu, g_cpu in zip(state_gpu["groups"], state_cpu["groups"]):
+        if g_cpu is None:
+            assert g_gpu is None
+            continue
+        assert sorted(g_gpu["tensors"]) == sorted(g_cpu["tensors"])
+        for key in g_cpu["tensors"]:
+            assert torch.equal(bits(g_gpu["tensors"][key]), bits(g_cpu["tensors"][key])), key
+    replayed = {k: v.to(dtype).cuda() for k, v in base.items()}
+    zt.replay(list(replayed.items()), on_gpu.ledger)
+    for name in base:
+        assert torch.equal(bits(replayed[name]), bits(cpu[name])), name
 
 
 def test_unknown_options_and_bad_values_are_errors():

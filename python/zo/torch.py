@@ -16,6 +16,7 @@ named_parameters() to keep them stable (unnamed tensors are called "params.<k>")
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -188,13 +189,27 @@ def _describe(param_groups) -> list:
     ]
 
 
+@contextlib.contextmanager
+def _on_device(views):
+    """For views of CUDA tensors: their device made current and its current stream given to zo's passes,
+    so that they queue behind the model's own work. Nothing for CPU tensors (or a torch without CUDA,
+    where zo's own error says what is missing)."""
+    device = views.device
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        yield
+        return
+    with torch.cuda.device(int(device.split(":")[1])):
+        views.set_stream(torch.cuda.current_stream().cuda_stream)
+        yield
+
+
 def _fingerprint(param_groups) -> str:
     """SHA-256 of the parameters' names and bytes, in order."""
     h = hashlib.sha256()
     for group in param_groups:
         for name, p in zip(group["param_names"], group["params"]):
             h.update(name.encode() + b"\0")
-            h.update(p.detach().reshape(-1).view(torch.uint8).numpy().tobytes())
+            h.update(p.detach().reshape(-1).view(torch.uint8).cpu().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -612,11 +627,12 @@ class ZOOptimizer(torch.optim.Optimizer):
             return value
 
         try:
-            if prefix is not None:
-                with prefix:
+            with _on_device(views):
+                if prefix is not None:
+                    with prefix:
+                        row = self._session.step(views, group_of, hypers, loss)
+                else:
                     row = self._session.step(views, group_of, hypers, loss)
-            else:
-                row = self._session.step(views, group_of, hypers, loss)
         except BaseException:
             aborted = self._session.take_aborted()
             if aborted is not None and self._record:
@@ -861,4 +877,5 @@ def replay(params: Iterable, ledger: Ledger, check_base: bool = True) -> int:
         d = asdict(r)
         d["groups"] = [dict(h, lr=lr) for h, lr in zip(current, r.lr)]
         rows.append(d)
-    return session.replay(views, group_of, rows)
+    with _on_device(views):
+        return session.replay(views, group_of, rows)
