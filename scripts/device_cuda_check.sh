@@ -8,9 +8,13 @@
 #      (bench/results/gpu/z_identity.csv);
 #   3. bench/cuda_pass_bandwidth: the perturbation and update passes against the device's copy
 #      (bench/results/gpu/pass_bandwidth.csv);
-#   4. the Python package's tests under that machine's Python and torch.
+#   4. the Python package's tests under that machine's Python and torch (the CUDA-tensor training and
+#      the Hugging Face shared-prefix tests run there);
+#   5. bench/gpu_step.py: zo.torch's MeZO and MeZO-BCD steps against MeZO's PyTorch step on OPT-1.3B and
+#      OPT-13B shapes, float16, batch 16 x 128 (bench/results/gpu/step.csv, step_detail.csv);
+#      ZO_STEP_SHAPES=opt-1.3b runs one shape, ZO_STEP_SHAPES= none.
 # Needs .deps/ (made here by bash scripts/device_deps.sh; carry it). Writes under $OUT (default
-# ./device-out): cuda.log, ctest.log, pytest.log and the CSVs. Takes about 5 minutes with 16 cores.
+# ./device-out): cuda.log, ctest.log, pytest.log and the CSVs. Takes about 7 minutes with 16 cores.
 #
 # Sending it with a tool that copies the checkout's tracked files up to a size limit (64 MiB with what
 # is carried): untrack what it does not read for the call (sotu-party's data and the tokenizer
@@ -46,6 +50,13 @@ echo "== pass bandwidth"
 build-gpu/bench/cuda_pass_bandwidth --csv="$OUT/pass_bandwidth.csv"
 echo "== Python tests"
 PYTHONPATH="$here/build-gpu/python:$here/python" ZO_PY_REFERENCE="$here/build-gpu/python/zo_py_reference" \
-  python3 -m pytest -q python/tests > "$OUT/pytest.log" 2>&1
+  timeout 200 python3 -m pytest -q -rs python/tests > "$OUT/pytest.log" 2>&1
 echo "pytest exit $?"; tail -n 15 "$OUT/pytest.log"
+shapes=${ZO_STEP_SHAPES-opt-1.3b,opt-13b}
+if [ -n "$shapes" ]; then
+  echo "== step against MeZO's ($shapes)"
+  PYTHONPATH="$here/build-gpu/python:$here/python" timeout 300 python3 bench/gpu_step.py --shapes "$shapes" \
+    --csv "$OUT/step.csv"
+  echo "gpu_step exit $?"
+fi
 ls -la "$OUT"

@@ -184,6 +184,42 @@ def test_shared_prefix_runs_lower_layers_once_and_keeps_the_weights(folder, opti
     assert _same(again, shared)
 
 
+_HF_DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() and zo._core.cuda else [])
+
+
+@pytest.mark.parametrize("device", _HF_DEVICES)
+@pytest.mark.parametrize("arch", ["opt", "llama"])
+def test_shared_prefix_on_hugging_face_models_keeps_the_weights(arch, device):
+    """Hugging Face's own OPT and LLaMA (what bench/gpu_step.py times), on the CPU and, where there is
+    one, the GPU: MeZO-BCD with layers="auto" gives the weights and losses of the run without it."""
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed: Hugging Face models are skipped")
+    torch.manual_seed(0)
+    small = dict(vocab_size=300, hidden_size=32, num_hidden_layers=4, num_attention_heads=4, use_cache=False)
+    if arch == "opt":
+        config = transformers.OPTConfig(ffn_dim=64, word_embed_proj_dim=32, max_position_embeddings=64, **small)
+        base = transformers.OPTForCausalLM(config).eval().to(device)
+    else:
+        config = transformers.LlamaConfig(intermediate_size=64, num_key_value_heads=2, max_position_embeddings=64, **small)
+        base = transformers.LlamaForCausalLM(config).eval().to(device)
+    ids = torch.randint(0, 300, (3, 12), generator=torch.Generator().manual_seed(2)).to(device)
+    pattern = zt.ZOOptimizer(base.named_parameters(), layers="auto", model=base)._session.blocks
+
+    def run(share):
+        m = copy.deepcopy(base)
+        kw = dict(layers="auto", model=m) if share else dict(blocks=pattern)
+        opt = zt.ZOOptimizer(m.named_parameters(), direction="bcd", seed=4, lr=1e-3, **kw)
+        for _ in range(16):
+            opt.step(lambda: nn_modules.per_example_lm_loss(m(input_ids=ids, use_cache=False).logits, ids))
+        return m, opt
+
+    shared, opt = run(True)
+    plain, plain_opt = run(False)
+    assert opt.prefix_stats["shared_steps"] > 0
+    assert [r.losses for r in opt.ledger] == [r.losses for r in plain_opt.ledger]
+    assert _same(shared, plain)
+    assert not _same(shared, base)
+
+
 def test_layers_option_finds_and_checks_the_layers():
     opt_model = nn_modules.from_folder(OPT_TIED)
     llama = nn_modules.from_folder(ROOT / "tests/data/models/llama-gqa")
@@ -227,6 +263,22 @@ def test_benchmark_script_runs_at_a_tiny_shape(tmp_path, peer):
     assert rows[0].startswith("shape,params_M,batch,seq,threads,steps,forward_ms,zo_step_ms") and len(rows) == 2
     if not peer:
         assert rows[1].endswith(",re-implemented")
+
+
+def test_gpu_benchmark_script_runs_at_a_tiny_shape_on_the_cpu(tmp_path):
+    out = tmp_path / "step.csv"
+    argv = [sys.executable, str(ROOT / "bench/gpu_step.py"), "--device", "cpu", "--dtype", "float32", "--shapes", "tiny",
+            "--batch", "2", "--seq", "8", "--warmup", "1", "--reps", "1", "--csv", str(out)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([p for p in sys.path if p]), OMP_NUM_THREADS="1")
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = out.read_text().splitlines()
+    assert rows[0] == "model,method,peer_ms,zo_ms,ratio"
+    assert [r.split(",")[:2] for r in rows[1:]] == [["tiny", "mezo"], ["tiny", "mezo-bcd"], ["tiny", "mezo-bcd-peer"]]
+    detail = (tmp_path / "step_detail.csv").read_text().splitlines()
+    assert detail[0].startswith("model,params_M,dtype,batch,seq,source,forward_ms") and len(detail) == 2
+    bad = subprocess.run(argv[:2] + ["--shapes", "opt-7b"], capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "unknown shape 'opt-7b'" in bad.stderr
 
 
 # Fine-tuning the pretrained OPT on spam ----------------------------------------------------------

@@ -209,7 +209,7 @@ def _fingerprint(param_groups) -> str:
     for group in param_groups:
         for name, p in zip(group["param_names"], group["params"]):
             h.update(name.encode() + b"\0")
-            h.update(p.detach().reshape(-1).view(torch.uint8).cpu().numpy().tobytes())
+            h.update(p.detach().reshape(-1).view(torch.uint8).cpu().numpy())  # the buffer itself, no copy
     return h.hexdigest()
 
 
