@@ -98,8 +98,11 @@ def main():
     train = split(encode, bos, "train", args.train_per_class, args.seed, question)
     test = split(encode, bos, "test", args.test_per_class, args.seed + 1, question)
 
+    # Hugging Face models are called without their KV cache (no generation here; the shared prefix needs it).
+    no_cache = {"use_cache": False} if args.transformers else {}
+
     def answer_logits(ids, mask, last):
-        out = model(input_ids=ids, attention_mask=mask)
+        out = model(input_ids=ids, attention_mask=mask, **no_cache)
         logits = out.logits if hasattr(out, "logits") else out  # transformers' output or a plain tensor
         return logits[torch.arange(len(ids)), last][:, words]
 
@@ -116,7 +119,7 @@ def main():
     base = copy.deepcopy(model)
     before = evaluate()
     opt = zt.ZOOptimizer(model.named_parameters(), optimizer=args.optimizer, lr=args.lr, eps=1e-3, seed=args.seed,
-                         **({"layers": args.layers, "model": model} if args.layers else {}))
+                         **({"direction": "bcd", "layers": args.layers, "model": model} if args.layers else {}))
     g = torch.Generator().manual_seed(args.seed)
     for step in range(args.steps):
         rows = torch.randperm(len(train[0]), generator=g)[:args.batch]
@@ -124,6 +127,9 @@ def main():
         if step % 10 == 0 or step == args.steps - 1:
             print(f"step {step}: loss {float(value):.4f}")
     after = evaluate()
+    if args.layers:
+        print(f"shared prefix: {opt.prefix_stats['shared_steps']} of {args.steps} steps, "
+              f"{opt.prefix_stats['skipped_layer_calls']} layer calls skipped")
     print(f"balanced accuracy on {len(test[0])} test e-mails: {100 * before:.1f} % before, {100 * after:.1f} % after "
           f"{args.steps} steps")
 

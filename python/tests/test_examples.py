@@ -4,6 +4,7 @@ and its ledger replays onto the base weights exactly."""
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -25,7 +26,9 @@ def _run(*args):
 
 def test_spam_example_trains_the_shipped_model_as_a_torch_module():
     _run()
-    _run("--layers", "auto", "--optimizer", "r-adazo", "--lr", "1e-4")
+    out = _run("--layers", "auto", "--optimizer", "r-adazo", "--lr", "1e-4")
+    shared = re.search(r"shared prefix: (\d+) of 4 steps, (\d+) layer calls skipped", out)
+    assert shared and int(shared.group(1)) > 0 and int(shared.group(2)) > 0, out
 
 
 def test_spam_example_through_transformers():

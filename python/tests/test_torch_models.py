@@ -142,7 +142,7 @@ def test_shared_prefix_runs_lower_layers_once_and_keeps_the_weights(folder, opti
     ids = torch.randint(0, base.config["vocab_size"], (3, 12), generator=g)
     steps = 24
 
-    pattern = zt.ZOOptimizer(base.named_parameters(), layers="auto", model=base)._session.blocks
+    pattern = zt.ZOOptimizer(base.named_parameters(), layers="auto", model=base, direction="bcd")._session.blocks
 
     def run(share):
         m = copy.deepcopy(base)
@@ -202,7 +202,7 @@ def test_shared_prefix_on_hugging_face_models_keeps_the_weights(arch, device):
         config = transformers.LlamaConfig(intermediate_size=64, num_key_value_heads=2, max_position_embeddings=64, **small)
         base = transformers.LlamaForCausalLM(config).eval().to(device)
     ids = torch.randint(0, 300, (3, 12), generator=torch.Generator().manual_seed(2)).to(device)
-    pattern = zt.ZOOptimizer(base.named_parameters(), layers="auto", model=base)._session.blocks
+    pattern = zt.ZOOptimizer(base.named_parameters(), layers="auto", model=base, direction="bcd")._session.blocks
 
     def run(share):
         m = copy.deepcopy(base)
@@ -218,6 +218,14 @@ def test_shared_prefix_on_hugging_face_models_keeps_the_weights(arch, device):
     assert [r.losses for r in opt.ledger] == [r.losses for r in plain_opt.ledger]
     assert _same(shared, plain)
     assert not _same(shared, base)
+    # A model called with its KV cache: refused (the kept input of the prefix's top layer would hold
+    # a cache the first evaluation already extended).
+    m = copy.deepcopy(base)
+    opt = zt.ZOOptimizer(m.named_parameters(), direction="bcd", block_order="cyclic", seed=4, layers="auto", model=m)
+    opt.step(lambda: 0.0)  # cyclic: step 0 moves block 0, the embeddings: no shared prefix
+    with pytest.raises(zo.Error, match=r"layers: layer \d+ was called with a KV cache \(past_key_values?=...\)"):
+        for _ in range(len(zt._find_layers(m)[1])):
+            opt.step(lambda: m(input_ids=ids, use_cache=True).logits.float().mean())
 
 
 def test_layers_option_finds_and_checks_the_layers():
@@ -229,6 +237,9 @@ def test_layers_option_finds_and_checks_the_layers():
     assert opt._session.blocks == r"^(model\.layers\.\d+)\."
     with pytest.raises(zo.Error, match="needs the model"):
         zt.ZOOptimizer(llama.named_parameters(), layers="auto")
+    with pytest.raises(zo.Error, match="option 'layers': the shared prefix needs a block-coordinate direction, and "
+                                       "direction 'dense' moves every block every step"):
+        zt.ZOOptimizer(llama.named_parameters(), layers="auto", model=llama)
     with pytest.raises(zo.Error, match="has none of"):
         mlp = torch.nn.Sequential(torch.nn.Linear(2, 2))
         zt.ZOOptimizer(mlp.named_parameters(), layers="auto", model=mlp)
@@ -244,6 +255,23 @@ def test_layers_option_finds_and_checks_the_layers():
     opt.step(lambda: b(a(x)).sum())
     assert [name for name, _ in opt._session.layout()["blocks"]] == ["first.", "second."]
     # The layers' own forward is back after each step.
+    assert "forward" not in a.__dict__ and "forward" not in b.__dict__
+
+    # Layers given a KV cache: refused at the first step that shares a prefix, and θ is restored.
+    class CachedLinear(torch.nn.Linear):
+        def forward(self, x, past_key_values=None):
+            return super().forward(x)
+
+    a, b = CachedLinear(2, 2), CachedLinear(2, 2)
+    named = [("first.weight", a.weight), ("first.bias", a.bias), ("second.weight", b.weight), ("second.bias", b.bias)]
+    opt = zt.ZOOptimizer(named, layers=[a, b], direction="bcd", block_order="cyclic")
+    cache = object()
+    opt.step(lambda: b(a(x, past_key_values=cache), past_key_values=cache).sum())  # block 0: layer 0, nothing shared
+    before = [p.clone() for _, p in named]
+    with pytest.raises(zo.Error, match=r"layers: layer 1 was called with a KV cache \(past_key_values=...\): the "
+                                       r"shared prefix needs the model called without one \(use_cache=False\)"):
+        opt.step(lambda: b(a(x, past_key_values=cache), past_key_values=cache).sum())
+    assert all(torch.allclose(p, q, atol=1e-6) for (_, p), q in zip(named, before))
     assert "forward" not in a.__dict__ and "forward" not in b.__dict__
 
 

@@ -367,6 +367,10 @@ def _escape(text: str) -> str:
     return "".join("\\" + c if c in "\\^$.|?*+()[]{}/" else c for c in text)
 
 
+# The keyword arguments Hugging Face decoder layers take a KV cache in.
+_CACHE_ARGUMENTS = ("past_key_value", "past_key_values", "layer_past")
+
+
 def _clone(x):
     """Tensors in x (nested tuples, lists, dicts) cloned; anything else as it is."""
     if isinstance(x, torch.Tensor):
@@ -490,6 +494,10 @@ class _SharedPrefix:
             self.calls[i] += 1
             if self.evaluation_index <= 0:  # the first evaluation: run, and keep what the others need
                 if i == level:
+                    cache = [k for k in _CACHE_ARGUMENTS if kwargs.get(k) is not None]
+                    if cache:  # a KV cache is state the layer changes: its kept input would be stale
+                        raise Error(f"layers: layer {i} was called with a KV cache ({cache[0]}=...): the shared "
+                                    f"prefix needs the model called without one (use_cache=False)")
                     self.inputs.append((_clone(args), _clone(kwargs)))
                 out = forward(*args, **kwargs)
                 if i == level - 1:
@@ -513,8 +521,9 @@ class ZOOptimizer(torch.optim.Optimizer):
     times a step (central differences) under torch.no_grad().
 
     params: tensors, (name, tensor) pairs (``named_parameters()``), or param group dicts with their
-    own lr, weight_decay, momentum, beta1, beta2, zeta. Tensors must be contiguous CPU tensors of
-    float32, float16 or bfloat16; they are modified in place.
+    own lr, weight_decay, momentum, beta1, beta2, zeta. Tensors must be contiguous, of float32,
+    float16 or bfloat16, all on the CPU or all on one CUDA device (when zo is built with CUDA,
+    zo._core.cuda); they are modified in place.
 
     optimizer: zo-sgd (MeZO; momentum, weight_decay), zo-sign-sgd, zo-sgd-sign, zo-rmsprop, zo-adamm,
         r-adazo.
@@ -587,6 +596,9 @@ class ZOOptimizer(torch.optim.Optimizer):
         self._plan_cache = None
         super().__init__(groups, defaults)
         self._session = _core.Session(run, blocks)
+        if self._stack is not None and self._session.options()["block_order"] == "all":
+            raise Error(f"option 'layers': the shared prefix needs a block-coordinate direction, and direction "
+                        f"{direction!r} moves every block every step: pass direction='bcd' (or a block_order)")
         self._record = bool(ledger)
         self._ledger = Ledger()
         self._last_groups: Optional[List[Dict[str, float]]] = None
