@@ -13,8 +13,11 @@
 #   5. bench/gpu_step.py: zo.torch's MeZO and MeZO-BCD steps against MeZO's PyTorch step on OPT-1.3B and
 #      OPT-13B shapes, float16, batch 16 x 128 (bench/results/gpu/step.csv, step_detail.csv);
 #      ZO_STEP_SHAPES=opt-1.3b runs one shape, ZO_STEP_SHAPES= none.
+# `bash scripts/device_cuda_check.sh` does all five; `... check` does 1-4 and `... step` does 5 alone
+# (building first where build-gpu/ is missing or stale), so that each call stays short.
 # Needs .deps/ (made here by bash scripts/device_deps.sh; carry it). Writes under $OUT (default
-# ./device-out): cuda.log, ctest.log, pytest.log and the CSVs. Takes about 7 minutes with 16 cores.
+# ./device-out): cuda.log (or step.log), ctest.log, pytest.log and the CSVs. With 16 cores: about 5
+# minutes for `check`, 2 for `step`.
 #
 # Sending it with a tool that copies the checkout's tracked files up to a size limit (64 MiB with what
 # is carried): untrack what it does not read for the call (sotu-party's data and the tokenizer
@@ -24,9 +27,13 @@
 #   (run: bash scripts/device_cuda_check.sh, carry .deps)
 #   git reset -q HEAD -- data tests/data/tokenizers && rm .git/info/exclude
 set -u
+phase=${1:-all}
+case "$phase" in all|check|step) ;; *) echo "device_cuda_check.sh: unknown phase '$phase' (all, check or step)"; exit 2;; esac
 OUT=${OUT:-device-out}
 mkdir -p "$OUT"
-exec > >(tee "$OUT/cuda.log") 2>&1
+log=cuda.log
+[ "$phase" = step ] && log=step.log
+exec > >(tee "$OUT/$log") 2>&1
 here=$PWD
 [ -f .deps/include/fmt/format-inl.h ] || { echo "device_cuda_check.sh: .deps/ is missing: run bash scripts/device_deps.sh here and carry .deps"; exit 1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
@@ -41,6 +48,7 @@ cmake -S . -B build-gpu "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DZO_LIB=OF
   -DZO_GTEST_SOURCE_DIR="$here/.deps/googletest" -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" \
   -DPython3_EXECUTABLE="$(command -v python3)" || exit 1
 cmake --build build-gpu -j"$jobs" || exit 1
+if [ "$phase" != step ]; then
 echo "== ctest (core, optim, cuda)"
 ctest --test-dir build-gpu --output-on-failure -j8 > "$OUT/ctest.log" 2>&1
 echo "ctest exit $?"; tail -n 15 "$OUT/ctest.log"
@@ -52,8 +60,9 @@ echo "== Python tests"
 PYTHONPATH="$here/build-gpu/python:$here/python" ZO_PY_REFERENCE="$here/build-gpu/python/zo_py_reference" \
   timeout 200 python3 -m pytest -q -rs python/tests > "$OUT/pytest.log" 2>&1
 echo "pytest exit $?"; tail -n 15 "$OUT/pytest.log"
+fi
 shapes=${ZO_STEP_SHAPES-opt-1.3b,opt-13b}
-if [ -n "$shapes" ]; then
+if [ "$phase" != check ] && [ -n "$shapes" ]; then
   echo "== step against MeZO's ($shapes)"
   PYTHONPATH="$here/build-gpu/python:$here/python" timeout 300 python3 bench/gpu_step.py --shapes "$shapes" \
     --csv "$OUT/step.csv"
