@@ -3,6 +3,7 @@ param groups, continues identically from a state dict, replays its ledger bit fo
 zo::minimize on one tensor, and refuses what it cannot do with the C++ core's message."""
 
 import copy
+import hashlib
 import io
 import math
 import re
@@ -247,6 +248,26 @@ def test_ledger_saves_loads_and_replay_checks_its_base(tmp_path):
 
     with pytest.raises(zo.Error, match="replay: the parameters are not the ones the run started from"):
         zt.replay(_model(9).named_parameters(), ledger)
+    # The base fingerprint: SHA-256 over each name, a NUL and the SHA-256 of the tensor's bytes.
+    h = hashlib.sha256()
+    for name, p in _model(8).named_parameters():
+        h.update(name.encode() + b"\0" + hashlib.sha256(p.detach().numpy().tobytes()).digest())
+    assert ledger.config["base"] == "sha256-per-tensor:" + h.hexdigest()
+    # A ledger written with the older fingerprint (one SHA-256 over names and bytes) still replays
+    # and is still checked; an unknown kind of fingerprint is an error.
+    old = zt.Ledger.load(path)
+    h = hashlib.sha256()
+    for name, p in _model(8).named_parameters():
+        h.update(name.encode() + b"\0" + p.detach().numpy().tobytes())
+    old.config["base"] = h.hexdigest()
+    again = _model(8)
+    zt.replay(again.named_parameters(), old)
+    assert _same(again, model)
+    with pytest.raises(zo.Error, match="replay: the parameters are not the ones the run started from"):
+        zt.replay(_model(9).named_parameters(), old)
+    old.config["base"] = "md5:0123"
+    with pytest.raises(zo.Error, match=r"config\['base'\] = 'md5:0123' is a fingerprint this zo does not know"):
+        zt.replay(_model(8).named_parameters(), old)
     with pytest.raises(zo.Error, match="replay: parameter 0 is"):
         zt.replay([(f"m.{k}", v) for k, v in _model(8).named_parameters()], ledger)
     tampered = zt.Ledger.load(path)
