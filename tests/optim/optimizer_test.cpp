@@ -141,6 +141,39 @@ TEST(Optimizer, ARefusedStepStillAppliesThePendingRestore) {
   EXPECT_EQ(opt->state_bytes(), 0);
 }
 
+TEST(Optimizer, StateSlotsNameTheTensorsOfEachRulesStateDict) {
+  using Slots = std::vector<std::string>;
+  const std::vector<std::pair<OptimizerOptions, Slots>> cases = {
+      {{.kind = OptimizerKind::zo_sgd}, {}},
+      {{.kind = OptimizerKind::zo_sgd, .momentum = 0.9}, {"momentum"}},
+      {{.kind = OptimizerKind::zo_sign_sgd}, {}},
+      {{.kind = OptimizerKind::zo_sgd_sign}, {}},
+      {{.kind = OptimizerKind::zo_rmsprop}, {"v"}},
+      {{.kind = OptimizerKind::zo_adamm}, {"m", "v", "vhat"}},
+      {{.kind = OptimizerKind::zo_adamm, .amsgrad = false}, {"m", "v"}},
+      {{.kind = OptimizerKind::r_adazo}, {"m", "v"}},
+  };
+  for (auto [options, expected] : cases) {
+    options.lr = 0.01;
+    const std::string rule(to_string(options.kind));
+    EXPECT_EQ(state_slots(options), expected) << rule;
+    // After a step over both blocks, the state dict holds "<param>/<slot>" for each param and slot.
+    Problem p;
+    const Direction direction(DirectionOptions{}, p.params);
+    const Estimator est(EstimatorOptions{});
+    auto opt = Optimizer::create(options);
+    run_steps(*opt, p, direction, est, 0, 1);
+    std::vector<std::string> keys;
+    for (const auto& [key, values] : opt->state_dict().tensors) keys.push_back(key);
+    std::vector<std::string> want;
+    for (const char* param : {"block0.weight", "block1.weight"}) {
+      for (const std::string& slot : expected) want.push_back(std::string(param) + "/" + slot);
+    }
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(keys, want) << rule;
+  }
+}
+
 TEST(Optimizer, StateIsAllocatedLazilyForTheParamsThatMoved) {
   Problem p;
   const Direction direction(DirectionOptions{.order = BlockOrder::cyclic}, p.params);
