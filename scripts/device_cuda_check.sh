@@ -17,7 +17,8 @@
 # (building first where build-gpu/ is missing or stale), so that each call stays short.
 # Needs .deps/ (made here by bash scripts/device_deps.sh; carry it). Writes under $OUT (default
 # ./device-out): cuda.log (or step.log), ctest.log, pytest.log and the CSVs. With 16 cores: about 5
-# minutes for `check`, 2 for `step`.
+# minutes for `check`, 2 for `step`. Then, here, with the CSVs and cuda.log copied into
+# bench/results/gpu/: /usr/bin/python3 bench/gpu_report.py writes its README.
 #
 # Sending it with a tool that copies the checkout's tracked files up to a size limit (64 MiB with what
 # is carried): untrack what it does not read for the call (sotu-party's data and the tokenizer

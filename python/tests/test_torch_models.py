@@ -293,7 +293,7 @@ def test_benchmark_script_runs_at_a_tiny_shape(tmp_path, peer):
         assert rows[1].endswith(",re-implemented")
 
 
-def test_gpu_benchmark_script_runs_at_a_tiny_shape_on_the_cpu(tmp_path):
+def test_gpu_benchmark_and_report_scripts_run_at_a_tiny_shape_on_the_cpu(tmp_path):
     out = tmp_path / "step.csv"
     argv = [sys.executable, str(ROOT / "bench/gpu_step.py"), "--device", "cpu", "--dtype", "float32", "--shapes", "tiny",
             "--batch", "2", "--seq", "8", "--warmup", "1", "--reps", "1", "--csv", str(out)]
@@ -308,6 +308,24 @@ def test_gpu_benchmark_script_runs_at_a_tiny_shape_on_the_cpu(tmp_path):
     assert detail[0].startswith("model,params_M,dtype,batch,seq,source,forward_ms") and len(detail) == 2
     bad = subprocess.run(argv[:2] + ["--shapes", "opt-7b"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "unknown shape 'opt-7b'" in bad.stderr
+
+    # bench/gpu_report.py turns the CSVs into the results README; what was not run says so.
+    report = [sys.executable, str(ROOT / "bench/gpu_report.py"), "--dir", str(tmp_path)]
+    done = subprocess.run(report, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    readme = (tmp_path / "README.md").read_text()
+    assert "Device: cpu, torch " in readme
+    assert "Not run: z_identity.csv is absent." in readme and "Not run: pass_bandwidth.csv is absent." in readme
+    assert f"| tiny | mezo | {rows[1].split(',')[2]} | {rows[1].split(',')[3]} | **{rows[1].split(',')[4]}×** |" in readme
+    assert "- opt-13b mezo: not measured (goal ≥ 2.3×)." in readme
+    assert "| model | params_M | dtype |" in readme
+    (tmp_path / "z_identity.csv").write_text("family,elements\ngaussian,10\n")
+    bad = subprocess.run(report, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "z_identity.csv: no column mismatches" in bad.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = subprocess.run(report[:2] + ["--dir", str(empty)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "holds none of z_identity.csv, pass_bandwidth.csv, step.csv" in bad.stderr
 
 
 # Fine-tuning the pretrained OPT on spam ----------------------------------------------------------
