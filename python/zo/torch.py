@@ -771,6 +771,10 @@ class ZOOptimizer(torch.optim.Optimizer):
         forward calls not run because their output was kept}."""
         return dict(self._stack.stats) if self._stack is not None else {"shared_steps": 0, "skipped_layer_calls": 0}
 
+    def _on_views_device(self):
+        """_on_device for the views of the last step (nothing before the first: no state yet)."""
+        return _on_device(self._views_cache[1]) if self._views_cache is not None else contextlib.nullcontext()
+
     def _current_views(self):
         """The params viewed in place, reused while no tensor changed its memory, dtype or shape (a
         DLPack export costs microseconds per tensor)."""
@@ -825,7 +829,8 @@ class ZOOptimizer(torch.optim.Optimizer):
     def state_dict(self) -> dict:
         """{"state": {"step", "groups": per group {"kind", "scalars", "tensors"}}, "param_groups",
         "options", "blocks", "ledger", "z_stream"}: everything to continue the run bit for bit."""
-        state = self._session.state_dict()
+        with self._on_views_device():  # state kept in device memory is copied from its device
+            state = self._session.state_dict()
         for g in state["groups"]:
             if g is not None:
                 g["tensors"] = {k: torch.from_numpy(v) for k, v in g["tensors"].items()}
@@ -886,7 +891,8 @@ class ZOOptimizer(torch.optim.Optimizer):
         ]
         views, group_of = self._current_views()
         self._replicas_checked = False
-        self._session.load_state_dict(state, views, group_of, _hypers(new_hypers))
+        with _on_device(views):  # the state it replaces may be in that device's memory
+            self._session.load_state_dict(state, views, group_of, _hypers(new_hypers))
         for group, h in zip(self.param_groups, new_hypers):
             group.update({k: v for k, v in h.items() if k not in ("params", "param_names")})
         text = state_dict.get("ledger")
