@@ -3,7 +3,9 @@
 // in device memory and steps through zo::cuda::update, so the estimators, the step driver, replay and
 // zo.torch run on the GPU unchanged. Work is queued on the backend's stream (a cudaStream_t;
 // nullptr, the default: the legacy default stream, which PyTorch's default stream is); state copies
-// to and from the host wait for it.
+// to and from the host wait for it. Kernels launch and state is allocated on the calling thread's
+// current device (cudaSetDevice): with several GPUs, make the params' device current around the calls
+// (zo.torch does, from the tensors' device), and give the backend a stream of that device.
 #pragma once
 
 #include "zo/optim/update_backend.hpp"
