@@ -31,16 +31,13 @@ using zo_cuda_test::HostEmulatedBackend;
 using zo_cuda_test::kParams;
 using zo_cuda_test::numel;
 using zo_cuda_test::rule_cases;
-using zo_cuda_test::start_values;
+using zo_cuda_test::stored_start_values;
 
 // kParams stored as `dtype`, with a loss Σ (θ − 0.3)² read through the storage type.
 struct Model {
   explicit Model(zo::DType dtype) {
     for (const auto& [name, shape] : kParams) {
-      const std::int64_t n = numel(shape);
-      const std::vector<float> values = start_values(n);
-      data.emplace_back(std::size_t(n) * zo::size_of(dtype));
-      zo::from_f32(dtype, values.data(), data.back().data(), std::size_t(n));
+      data.push_back(stored_start_values(dtype, numel(shape)));
       params.add(name, dtype, shape, data.back().data());
     }
   }

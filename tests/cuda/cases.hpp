@@ -72,6 +72,14 @@ inline std::vector<float> start_values(std::int64_t n) {
   return values;
 }
 
+// start_values(n) stored as `dtype` (its bytes, as a param of that storage type holds them).
+inline std::vector<std::uint8_t> stored_start_values(zo::DType dtype, std::int64_t n) {
+  const std::vector<float> values = start_values(n);
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(n) * zo::size_of(dtype));
+  zo::from_f32(dtype, values.data(), bytes.data(), static_cast<std::size_t>(n));
+  return bytes;
+}
+
 // The tests' loss: Σ (θ − 0.3)² / 16000 over a ParamSet in host memory, read through its storage type.
 inline double quadratic_loss(const zo::ParamSet& set) {
   double sum = 0.0;

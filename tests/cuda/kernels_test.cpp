@@ -35,7 +35,7 @@ using zo_cuda_test::describe;
 using zo_cuda_test::kParams;
 using zo_cuda_test::numel;
 using zo_cuda_test::rule_cases;
-using zo_cuda_test::start_values;
+using zo_cuda_test::stored_start_values;
 using zo_cuda_test::UpdateRun;
 
 #define SKIP_WITHOUT_DEVICE() \
@@ -67,10 +67,7 @@ class DeviceBuffer {
 struct DeviceParams {
   explicit DeviceParams(zo::DType dtype) {
     for (const auto& [name, shape] : kParams) {
-      const std::int64_t n = numel(shape);
-      const std::vector<float> values = start_values(n);
-      host.emplace_back(std::size_t(n) * zo::size_of(dtype));
-      zo::from_f32(dtype, values.data(), host.back().data(), std::size_t(n));
+      host.push_back(stored_start_values(dtype, numel(shape)));
       device.push_back(std::make_unique<DeviceBuffer>(host.back().size()));
       device.back()->upload(host.back().data());
       cpu.add(name, dtype, shape, host.back().data());
