@@ -216,11 +216,10 @@ def run(name, gbps):
     zo_pass = median_ms(lambda: dense.step(lambda: 0.0), args.reps, 1) / 3  # three passes, no forward
     bcd = zt.ZOOptimizer(model.named_parameters(), optimizer="zo-sgd", lr=LR, eps=EPS, direction="bcd", seed=7,
                          layers="auto", model=model)
-    # blocks="auto" with layers: one block per decoder layer and one per other tensor.
-    layers = sum(1 for n, _ in named if n.endswith(".layers.0.self_attn.q_proj.weight"))
+    # blocks="auto" with layers: one block per decoder layer and one per other tensor (the check of the
+    # timed epoch below fails if this count is not the optimizer's).
     blocks = len({n.split(".layers.")[1].split(".")[0] for n, _ in named if ".layers." in n}) + \
         sum(1 for n, _ in named if ".layers." not in n)
-    assert layers == 1, "expected OPT's parameter names (…layers.<i>.self_attn.q_proj.weight)"
 
     def zo_bcd_step():
         with torch.inference_mode():
