@@ -41,6 +41,25 @@ inline std::filesystem::path fresh_dir(const std::string& prefix) {
   return d;
 }
 
+// A per-test scratch folder, <tmp>/zo_test_<pid>_<current test's name>, made empty at construction and
+// removed with everything in it at destruction.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path = std::filesystem::temp_directory_path() /
+           ("zo_test_" + std::to_string(::getpid()) + "_" + (info ? info->name() : "outside_a_test"));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;  // a destructor must not throw; a folder left behind is harmless
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
 // The whole file as bytes ("" when it cannot be read).
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -1,5 +1,7 @@
 // `zo bench synthetic` end to end: runs the built binary with small settings and checks what it
 // writes (CSV header and rows, JSON keys, PNG header) and how it fails on bad input.
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -17,16 +19,12 @@
 namespace {
 
 namespace fs = std::filesystem;
+using zo::test::slurp;
 
 struct Result {
   int status = -1;
   std::string out, err;
 };
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 class BenchSynthetic : public ::testing::Test {
  protected:

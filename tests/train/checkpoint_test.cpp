@@ -3,6 +3,8 @@
 #include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,16 +14,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / fmt::format("zo_ckpt_test_{}_{}", ::getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using zo::test::TempDir;
 
 struct Fixture {
   std::vector<float> w{1.5f, -2.25f, 3.0f, 0.1f, 1e-30f, -0.0f};

@@ -18,15 +18,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using zo::test::slurp;
 
 const std::string kZo = std::string(ZO_BINARY_DIR) + "/zo";
 const std::string kData = std::string(ZO_SOURCE_DIR) + "/tests/data/";
 const std::string kTokenizer = kData + "tokenizers/bytelevel-1k/tokenizer.json";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 

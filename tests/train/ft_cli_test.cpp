@@ -22,27 +22,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using zo::test::TempDir;
+using zo::test::slurp;
 
-const std::string kZo = std::string(ZO_BINARY_DIR) + "/zo";
+const std::string kZo = zo::test::zo_binary();
 const std::string kData = std::string(ZO_SOURCE_DIR) + "/tests/data/";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / fmt::format("zo_ft_cli_{}_{}", ::getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   const pid_t pid = ::fork();

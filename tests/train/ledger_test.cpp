@@ -3,6 +3,8 @@
 #include "zo/core/random.hpp"
 #include "zo/util/error.hpp"
 
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -15,24 +17,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / fmt::format("zo_ledger_test_{}_{}", ::getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using zo::test::TempDir;
+using zo::test::slurp;
 
 void spit(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary | std::ios::trunc) << text; }
 

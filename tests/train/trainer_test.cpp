@@ -8,6 +8,8 @@
 #include "zo/train/ledger.hpp"
 #include "zo/train/replay.hpp"
 
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,23 +22,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / fmt::format("zo_trainer_test_{}_{}", ::getpid(),
-                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using zo::test::TempDir;
+using zo::test::slurp;
 
 struct Interrupted {};
 

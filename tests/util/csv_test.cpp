@@ -4,6 +4,8 @@
 
 #include "zo/util/error.hpp"
 
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -17,11 +19,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using zo::test::slurp;
 
 fs::path scratch(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("zo_csv_test_" + std::to_string(::getpid()) + "_" + name);
