@@ -32,10 +32,18 @@ void expect_error(F&& f, const std::vector<std::string>& parts) {
   }
 }
 
+// The current test's name as one file name: a parameterised test's "Name/3" becomes "Name_3".
+inline std::string test_file_name() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? info->name() : "outside_a_test";
+  for (char& c : name)
+    if (c == '/') c = '_';
+  return name;
+}
+
 // An empty folder <tmp>/<prefix><current test's name>, made afresh.
 inline std::filesystem::path fresh_dir(const std::string& prefix) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::path d = std::filesystem::temp_directory_path() / (prefix + info->name());
+  std::filesystem::path d = std::filesystem::temp_directory_path() / (prefix + test_file_name());
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
@@ -46,9 +54,7 @@ inline std::filesystem::path fresh_dir(const std::string& prefix) {
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = std::filesystem::temp_directory_path() /
-           ("zo_test_" + std::to_string(::getpid()) + "_" + (info ? info->name() : "outside_a_test"));
+    path = std::filesystem::temp_directory_path() / ("zo_test_" + std::to_string(::getpid()) + "_" + test_file_name());
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }

@@ -5,6 +5,8 @@
 // real files do not use.
 #include "zo/nn/tokenizer.hpp"
 
+#include "../test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -37,13 +39,24 @@ void write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+// The scratch folders this process made, removed when it exits (a tokenizer folder is a few MB).
+struct ScratchDirs {
+  std::vector<fs::path> dirs;
+  ~ScratchDirs() {
+    std::error_code ignored;
+    for (const auto& d : dirs) fs::remove_all(d, ignored);
+  }
+};
+ScratchDirs scratch_dirs;
+
 fs::path scratch_dir(const std::string& name) {
   // Per process and test: ctest runs the tests of this file in parallel, each in its own process.
   const fs::path dir = fs::path(testing::TempDir()) /
                        ("zo_tokenizer_test_" + std::to_string(::getpid()) + "_" +
-                        testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name);
+                        zo::test::test_file_name() + "_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
+  scratch_dirs.dirs.push_back(dir);
   return dir;
 }
 
