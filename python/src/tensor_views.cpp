@@ -64,8 +64,12 @@ std::size_t TensorViews::add(const std::string& name, const py::handle& obj) {
          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   }
   const py::tuple device = obj.attr("__dlpack_device__")();
-  const int type = py::int_(device[0]);
-  const int id = py::int_(device[1]);
+  int type = py::int_(device[0]);
+  int id = py::int_(device[1]);
+  if (type == kDLCUDAHost) {  // page-locked host memory (torch's pin_memory()): the CPU passes move it in place
+    type = kDLCPU;
+    id = 0;
+  }
   if (!owned_.empty() && (type != device_type_ || id != device_id_)) {
     fail("tensor '{}' is on {} but tensor '{}' is on {}: all parameters must be on one device", name,
          device_name(type, id), first_name_, device_name(device_type_, device_id_));

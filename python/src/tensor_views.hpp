@@ -1,7 +1,8 @@
 // Tensors of any DLPack producer (torch, numpy, …) seen in place as a zo::ParamSet.
 //
 // TensorViews::add(name, obj) reads obj.__dlpack_device__() and obj.__dlpack__(), checks that the
-// tensor can be moved in place (one device: the CPU, or a CUDA device when zo is built with CUDA;
+// tensor can be moved in place (one device: the CPU — page-locked host memory included —, or a CUDA
+// device when zo is built with CUDA;
 // float32, float16 or bfloat16; row-major contiguous; no memory shared with another view) and
 // registers a view of its memory. Nothing is copied: zo's kernels write into the producer's memory.
 // Views of CUDA tensors get zo::cuda::DeviceBackend as their ParamSet's backend, so every pass and

@@ -402,6 +402,61 @@ def test_tensors_zo_cannot_move_in_place_are_refused_with_the_cpp_message():
     assert isinstance(zo._core.cuda, bool)
 
 
+class _FakePinned(torch.Tensor):
+    """A CPU tensor that reports itself as page-locked host memory (DLPack's kDLCUDAHost), as torch's
+    pin_memory() tensors do; pinning itself needs a CUDA driver."""
+
+    def __dlpack_device__(self):
+        return (3, 0)
+
+
+def _bits(t):
+    t = torch.as_tensor(t).detach().cpu().contiguous()
+    return t.view(torch.int32 if t.dtype == torch.float32 else torch.int16)
+
+
+def _train_side_by_side(reference, other, steps=4, **options):
+    """The same run on two dicts of tensors holding the same values (the loss computed on the host in
+    float64): the steps' losses agree, and the weights after them bit for bit."""
+    def loss_of(params):
+        return sum(float(((p.detach().cpu().double() - 0.3) ** 2).sum()) for p in params.values())
+
+    opts = dict(lr=1e-3, eps=1e-3, seed=3, **options)
+    first = zt.ZOOptimizer(list(reference.items()), **opts)
+    second = zt.ZOOptimizer(list(other.items()), **opts)
+    for _ in range(steps):
+        assert second.step(lambda: loss_of(other)) == first.step(lambda: loss_of(reference))
+    for name in reference:
+        assert torch.equal(_bits(other[name]), _bits(reference[name])), name
+    return first, second
+
+
+def test_page_locked_host_tensors_train_in_place_as_cpu_tensors_do():
+    torch.manual_seed(0)
+    base = {"a": torch.randn(50), "b": torch.randn(7, 3)}
+    plain = {k: v.clone() for k, v in base.items()}
+    # one page-locked tensor beside an ordinary one: both are host memory, so one device
+    mixed = {"a": torch.Tensor._make_subclass(_FakePinned, base["a"].clone()), "b": base["b"].clone()}
+    storage = mixed["a"].data_ptr()
+    _, opt = _train_side_by_side(plain, mixed, optimizer="zo-adamm")
+    assert mixed["a"].data_ptr() == storage and not torch.equal(mixed["a"], base["a"])  # moved, in place
+    assert opt._views_cache[1].device == "cpu"
+    if torch.cuda.is_available():  # the real thing
+        pinned = {k: v.clone().pin_memory() for k, v in base.items()}
+        _train_side_by_side(plain, pinned, optimizer="zo-adamm")
+
+
+@pytest.mark.skipif(not (zo._core.cuda and torch.cuda.is_available() and torch.cuda.device_count() >= 2),
+                    reason="needs zo built with CUDA and two GPUs")
+def test_cuda_tensors_on_a_device_that_is_not_current_train_on_their_device():
+    torch.manual_seed(0)
+    base = {"w": torch.randn(64, 9), "b": torch.randn(9)}
+    with torch.cuda.device(0):
+        on_second = {k: v.to("cuda:1") for k, v in base.items()}
+        _train_side_by_side(base, on_second, direction="bcd")
+    assert all(v.device == torch.device("cuda", 1) for v in on_second.values())
+
+
 @pytest.mark.skipif(not (zo._core.cuda and torch.cuda.is_available()), reason="needs zo built with CUDA and a GPU")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("options", [
@@ -418,21 +473,7 @@ def test_cuda_tensors_train_as_cpu_tensors_do(options, dtype):
     base = {"layers.0.weight": torch.randn(96, 40), "layers.0.bias": torch.randn(40), "head": torch.randn(7, 5)}
     cpu = {k: v.to(dtype) for k, v in base.items()}
     gpu = {k: v.to(dtype).cuda() for k, v in base.items()}
-
-    def loss_of(params):
-        return sum(float(((p.detach().cpu().double() - 0.3) ** 2).sum()) for p in params.values())
-
-    opts = dict(lr=1e-3, eps=1e-3, seed=3, **options)
-    on_cpu = zt.ZOOptimizer(list(cpu.items()), **opts)
-    on_gpu = zt.ZOOptimizer(list(gpu.items()), **opts)
-    for _ in range(4):
-        assert on_gpu.step(lambda: loss_of(gpu)) == on_cpu.step(lambda: loss_of(cpu))
-    def bits(t):
-        t = torch.as_tensor(t).detach().cpu().contiguous()
-        return t.view(torch.int32 if t.dtype == torch.float32 else torch.int16)
-
-    for name in base:
-        assert torch.equal(bits(gpu[name]), bits(cpu[name])), name
+    on_cpu, on_gpu = _train_side_by_side(cpu, gpu, **options)
     state_gpu, state_cpu = on_gpu.state_dict()["state"], on_cpu.state_dict()["state"]
     assert len(state_gpu["groups"]) == len(state_cpu["groups"])
     for g_gpu, g_cpu in zip(state_gpu["groups"], state_cpu["groups"]):
@@ -441,11 +482,11 @@ def test_cuda_tensors_train_as_cpu_tensors_do(options, dtype):
             continue
         assert sorted(g_gpu["tensors"]) == sorted(g_cpu["tensors"])
         for key in g_cpu["tensors"]:
-            assert torch.equal(bits(g_gpu["tensors"][key]), bits(g_cpu["tensors"][key])), key
+            assert torch.equal(_bits(g_gpu["tensors"][key]), _bits(g_cpu["tensors"][key])), key
     replayed = {k: v.to(dtype).cuda() for k, v in base.items()}
     zt.replay(list(replayed.items()), on_gpu.ledger)
     for name in base:
-        assert torch.equal(bits(replayed[name]), bits(cpu[name])), name
+        assert torch.equal(_bits(replayed[name]), _bits(cpu[name])), name
 
 
 def test_unknown_options_and_bad_values_are_errors():

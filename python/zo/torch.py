@@ -176,7 +176,13 @@ def _views(param_groups) -> Tuple[_core.TensorViews, List[int]]:
     group_of = []
     for g, group in enumerate(param_groups):
         for name, p in zip(group["param_names"], group["params"]):
-            views.add(name, p.detach() if isinstance(p, torch.Tensor) else p)
+            t = p.detach() if isinstance(p, torch.Tensor) else p
+            if isinstance(t, torch.Tensor) and t.is_cuda and t.device.index != torch.cuda.current_device():
+                # torch 2 exports a CUDA tensor only while its device is the current one
+                with torch.cuda.device(t.device):
+                    views.add(name, t)
+            else:
+                views.add(name, t)
             group_of.append(g)
     return views, group_of
 
