@@ -31,7 +31,9 @@ with seed 0, the same for every run); the report takes, per method, the rate who
 best validation balanced accuracy (bench/text_tasks.py's rule), and results.csv and the plot show
 that rate only. table.md lists every rate that ran.
 
-Phases: time, run, report, all (the default: the three in order). Runs checkpoint every 100 steps and
+Phases: time, run, report, all (the default: the three in order), and val-curve: MeZO's validation
+accuracy at every eighth of the budget (its weights there rebuilt from the run's ledger by `zo replay`),
+to see whether the budget is large enough (val_curve.csv). Runs checkpoint every 100 steps and
 resume (`zo finetune --resume`) when the command is run again. A finished run leaves a small record
 (its evaluations, its training loss in windows of 20 steps, its summary) in --out/runs/, which the
 report reads and which a later invocation skips: a study cut off part way is continued by running the
@@ -50,6 +52,7 @@ Outputs (--out, default bench/results/bcd-equal-compute):
   claims.md       the reading: each BCD method against its dense counterpart (reaches its final accuracy or
                   not, how soon, with the seeds' spread)
   curves_<task>.png  test accuracy and training loss against CPU-seconds, every method (mean over seeds)
+  val_curve.csv   task,method,seed,lr,budget_fraction,steps,val_accuracy,val_balanced_accuracy (val-curve)
 
 Usage: /usr/bin/python3 bench/bcd_equal_compute.py [--phase all] [--tasks spam,sotu-party] [--seeds 0,1,2]
        [--methods mezo,...] [--lr mezo-bcd=3e-4] [--budget-steps 2000] [--jobs 2] [--work build/bcd-equal-compute]"""
@@ -212,8 +215,12 @@ class Study:
     def validate_run(self, task, out, seed):
         """The run's final model on VAL_K validation records (sampled with seed 0, the same for every run):
         the learning rate is chosen on these (bench/text_tasks.py's rule)."""
-        val = os.path.join(out, "val")
-        cmd = [self.zo, "finetune", "--model", os.path.join(out, "model"), "--tokenizer",
+        return self.validate_model(task, os.path.join(out, "model"), os.path.join(out, "val"))
+
+    def validate_model(self, task, model, val):
+        """Model folder `model` scored on the VAL_K validation records (zo finetune --steps 0, its folder
+        `val`): the summary's last evaluation, or None."""
+        cmd = [self.zo, "finetune", "--model", model, "--tokenizer",
                os.path.join(self.model, "tokenizer.json"), "--config", os.path.join(ROOT, "configs", f"{task}.json"),
                "--train", self.data(task, "train"), "--eval", self.data(task, "validation"), "--k", "1",
                "--eval-k", str(VAL_K), "--data-seed", "0", "--max-tokens", str(MAX_TOKENS), "--keep-last", str(KEEP_LAST),
@@ -478,9 +485,90 @@ class Study:
             plt.close(fig)
 
 
+    # Phase `val-curve`: is the budget large enough?
+    def validation_curve(self):
+        """MeZO's validation accuracy along its budget, for each task and seed at MeZO's chosen rate: its
+        weights at every eighth of the budget, rebuilt from the run's ledger (`zo replay` of the ledger's
+        first steps), scored on the VAL_K validation records the rate was chosen on. A run whose folder is
+        gone is run again first, and must reproduce its record's evaluations bit for bit (zo is
+        deterministic at one thread), else the phase fails. Writes val_curve.csv."""
+        recs = self.records()
+        chosen = self.chosen(recs)
+        jobs = []
+        for task in self.a.tasks:
+            lr = chosen.get((task, "mezo"))
+            if lr is None:
+                fail(f"{task}: no finished mezo run with a validation score under {self.a.out}/runs")
+            for seed in self.a.seeds:
+                record = self.record_path(task, "mezo", lr, seed)
+                if not os.path.exists(record):
+                    fail(f"{record}: missing (run --phase run first)")
+                jobs.append((task, lr, seed, record))
+
+        def one(job):
+            task, lr, seed, record = job
+            with open(record) as f:
+                rec = json.load(f)
+            out = os.path.join(self.a.work, task, self.key(task, "mezo", lr), f"seed{seed}")
+            ledger = os.path.join(out, "ledger.tsv")
+            if not os.path.exists(os.path.join(out, "summary.json")):
+                if self.zo_run(self.argv(task, "mezo", lr, seed, rec["steps"], rec["eval_every"], out), out) is None:
+                    fail(f"{task} mezo seed {seed}: the run again failed (log {out}.log)")
+                again = [float(r["accuracy"]) for r in read_csv(os.path.join(out, "eval_log.csv"))]
+                if again != [e["accuracy"] for e in rec["evaluations"]]:
+                    fail(f"{task} mezo seed {seed}: run again, its test accuracies {again} differ from the "
+                         f"record's {[e['accuracy'] for e in rec['evaluations']]}")
+            with open(ledger) as f:
+                lines = f.read().splitlines(keepends=True)
+            header, rows = lines[:2], lines[2:]
+            if len(rows) != rec["steps"]:
+                fail(f"{ledger}: {len(rows)} rows for a run of {rec['steps']} steps")
+            points = []
+            for i in range(1, EVALS + 1):
+                steps = rec["steps"] * i // EVALS
+                where = os.path.join(out, "val_curve", f"step{steps}")
+                shutil.rmtree(where, ignore_errors=True)
+                os.makedirs(where)
+                with open(os.path.join(where, "ledger.tsv"), "w") as f:
+                    f.writelines(header + rows[:steps])
+                rc = subprocess.call([self.zo, "replay", "--model", self.model, "--ledger",
+                                      os.path.join(where, "ledger.tsv"), "--out", os.path.join(where, "model")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
+                if rc != 0:
+                    fail(f"zo replay of the first {steps} steps of {ledger} failed (exit {rc})")
+                v = self.validate_model(task, os.path.join(where, "model"), os.path.join(where, "val"))
+                if v is None:
+                    fail(f"validating {where}/model failed")
+                points.append(dict(task=task, method="mezo", seed=seed, lr=lr, budget_fraction=round(i / EVALS, 4),
+                                   steps=steps, val_accuracy=round(v["accuracy"], 4),
+                                   val_balanced_accuracy=round(v["balanced_accuracy"], 4)))
+                print(f"val-curve {task} mezo seed {seed}: step {steps}: validation accuracy "
+                      f"{v['accuracy']:.4f}, balanced {v['balanced_accuracy']:.4f}", flush=True)
+            final = rec.get("validation") or {}
+            if final and abs(points[-1]["val_balanced_accuracy"] - round(final["balanced_accuracy"], 4)) > 1e-9:
+                fail(f"{task} mezo seed {seed}: the replayed final model scores {points[-1]['val_balanced_accuracy']} "
+                     f"on validation, the run's own model {final['balanced_accuracy']:.4f}")
+            return points
+
+        with ThreadPoolExecutor(max_workers=self.a.jobs) as ex:
+            rows = [p for points in ex.map(one, jobs) for p in points]
+        write_csv(os.path.join(self.a.out, "val_curve.csv"), list(rows[0].keys()), rows)
+        print("| task | budget fraction | steps | validation accuracy % (mean ± std over seeds) | balanced % |")
+        print("|---|---|---|---|---|")
+        for task in self.a.tasks:
+            for i in range(1, EVALS + 1):
+                at = [r for r in rows if r["task"] == task and r["budget_fraction"] == round(i / EVALS, 4)]
+                acc = [100 * r["val_accuracy"] for r in at]
+                bal = [100 * r["val_balanced_accuracy"] for r in at]
+                sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
+                print(f"| {task} | {i}/{EVALS} | {'/'.join(str(r['steps']) for r in at)} | "
+                      f"{statistics.fmean(acc):.1f} ± {sd(acc):.1f} | {statistics.fmean(bal):.1f} ± {sd(bal):.1f} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--phase", default="all", choices=["all", "time", "run", "report"])
+    ap.add_argument("--phase", default="all", choices=["all", "time", "run", "report", "val-curve"])
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default=",".join(METHODS))
@@ -515,6 +603,8 @@ def main():
         st.run_all()
     if a.phase in ("all", "report"):
         st.report()
+    if a.phase == "val-curve":
+        st.validation_curve()
 
 
 if __name__ == "__main__":
