@@ -556,12 +556,15 @@ class Study:
         write_csv(os.path.join(self.a.out, "val_curve.csv"), list(rows[0].keys()), rows)
         print("| task | budget fraction | steps | validation accuracy % (mean ± std over seeds) | balanced % |")
         print("|---|---|---|---|---|")
+
+        def sd(xs):
+            return statistics.stdev(xs) if len(xs) > 1 else 0.0
+
         for task in self.a.tasks:
             for i in range(1, EVALS + 1):
                 at = [r for r in rows if r["task"] == task and r["budget_fraction"] == round(i / EVALS, 4)]
                 acc = [100 * r["val_accuracy"] for r in at]
                 bal = [100 * r["val_balanced_accuracy"] for r in at]
-                sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
                 print(f"| {task} | {i}/{EVALS} | {'/'.join(str(r['steps']) for r in at)} | "
                       f"{statistics.fmean(acc):.1f} ± {sd(acc):.1f} | {statistics.fmean(bal):.1f} ± {sd(bal):.1f} |")
 

@@ -31,26 +31,26 @@ def help_text(zo: str, words: list[str]) -> str:
     return run.stdout
 
 
-def subcommands(zo: str, words: list[str]) -> list[str]:
-    """The leaf subcommands under `zo words…`, as space-joined words."""
+def subcommands(zo: str, words: list[str]) -> dict[str, str]:
+    """The leaf subcommands under `zo words…` (space-joined words) with their --help text."""
     text = help_text(zo, words)
     if "Subcommands:" not in text:
-        return [" ".join(words)]
-    leaves = []
+        return {" ".join(words): text}
+    leaves = {}
     for name in SUBCOMMAND.findall(text.split("Subcommands:", 1)[1]):
-        leaves += subcommands(zo, [*words, name])
+        leaves.update(subcommands(zo, [*words, name]))
     return leaves
 
 
-def undocumented(zo: str, root: pathlib.Path) -> list[str]:
+def undocumented(zo: str, root: pathlib.Path, commands: dict[str, str]) -> list[str]:
     problems = []
-    for command in subcommands(zo, []):
+    for command, help_of_command in commands.items():
         pages = PAGES.get(command)
         if pages is None:
             problems.append(f"zo {command}: no documentation page listed in tests/cli_docs_test.py")
             continue
         text = "\n".join((root / page).read_text(encoding="utf-8") for page in pages)
-        for option in OPTION.findall(help_text(zo, command.split())):
+        for option in OPTION.findall(help_of_command):
             if option == "--help":
                 continue
             if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text):
@@ -64,10 +64,10 @@ def main() -> int:
         return 2
     zo = sys.argv[1]
     root = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else pathlib.Path(__file__).resolve().parents[1])
-    problems = undocumented(zo, root)
+    commands = subcommands(zo, [])
+    problems = undocumented(zo, root, commands)
     for p in problems:
         print(p)
-    commands = subcommands(zo, [])
     print(f"{len(commands)} subcommands checked; {len(problems)} undocumented option(s)")
     return 1 if problems else 0
 

@@ -15,6 +15,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -49,15 +50,12 @@ inline std::filesystem::path fresh_dir(const std::string& prefix) {
   return d;
 }
 
-// A per-test scratch folder, <tmp>/zo_test_<pid>_<current test's name>, made empty at construction and
-// removed with everything in it at destruction.
+// A per-test scratch folder, <tmp>/zo_test_<pid>_[<tag>_]<current test's name> (fresh_dir's), removed with
+// everything in it at destruction. Folders that live at once in one test need different tags.
 struct TempDir {
   std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() / ("zo_test_" + std::to_string(::getpid()) + "_" + test_file_name());
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
+  explicit TempDir(const std::string& tag = "")
+      : path(fresh_dir("zo_test_" + std::to_string(::getpid()) + "_" + (tag.empty() ? "" : tag + "_"))) {}
   ~TempDir() {
     std::error_code ignored;  // a destructor must not throw; a folder left behind is harmless
     std::filesystem::remove_all(path, ignored);

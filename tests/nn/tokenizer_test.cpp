@@ -8,7 +8,6 @@
 #include "../test_util.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -39,27 +38,6 @@ void write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-// The scratch folders this process made, removed when it exits (a tokenizer folder is a few MB).
-struct ScratchDirs {
-  std::vector<fs::path> dirs;
-  ~ScratchDirs() {
-    std::error_code ignored;
-    for (const auto& d : dirs) fs::remove_all(d, ignored);
-  }
-};
-ScratchDirs scratch_dirs;
-
-fs::path scratch_dir(const std::string& name) {
-  // Per process and test: ctest runs the tests of this file in parallel, each in its own process.
-  const fs::path dir = fs::path(testing::TempDir()) /
-                       ("zo_tokenizer_test_" + std::to_string(::getpid()) + "_" +
-                        zo::test::test_file_name() + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  scratch_dirs.dirs.push_back(dir);
-  return dir;
-}
-
 // The tokenizer a golden file was made for: its tokenizer.json, with the golden's top-level
 // overrides applied (written to a scratch directory).
 Tokenizer load_uncached(const std::string& name, const json& golden) {
@@ -67,7 +45,8 @@ Tokenizer load_uncached(const std::string& name, const json& golden) {
   if (!golden.contains("overrides")) return Tokenizer::from_file(base);
   json tokenizer = read_json(base);
   for (const auto& [key, value] : golden.at("overrides").items()) tokenizer[key] = value;
-  const fs::path file = scratch_dir(name) / "tokenizer.json";
+  const zo::test::TempDir dir("overrides_" + name);
+  const fs::path file = dir.path / "tokenizer.json";
   write_text(file, tokenizer.dump());
   return Tokenizer::from_file(file);
 }
@@ -189,7 +168,8 @@ TEST(Tokenizer, SpecialIdsFollowThePostProcessorAndUsualNames) {
 }
 
 TEST(Tokenizer, SpecialIdsComeFromTokenizerConfigWhenPresent) {
-  const fs::path dir = scratch_dir("config");
+  const zo::test::TempDir scratch("config");
+  const fs::path& dir = scratch.path;
   fs::copy_file(kData / "bytelevel-1k" / "tokenizer.json", dir / "tokenizer.json");
   write_text(dir / "tokenizer_config.json",
              R"({"bos_token": "<s>", "eos_token": {"content": "</s>", "special": true}, "pad_token": null})");
@@ -229,7 +209,8 @@ TEST(Tokenizer, EncodeIsDeterministicWithAWarmCache) {
 
 // Runs from_file on `text` written to a scratch file and returns the zo::Error message.
 std::string load_error(const std::string& text) {
-  const fs::path file = scratch_dir("errors") / "tokenizer.json";
+  const zo::test::TempDir dir("errors");
+  const fs::path file = dir.path / "tokenizer.json";
   write_text(file, text);
   try {
     (void)Tokenizer::from_file(file);
