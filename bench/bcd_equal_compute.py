@@ -498,7 +498,8 @@ class Study:
         for task in self.a.tasks:
             lr = chosen.get((task, "mezo"))
             if lr is None:
-                fail(f"{task}: no finished mezo run with a validation score under {self.a.out}/runs")
+                fail(f"{task}: no finished seed-0 mezo run with a validation score under {self.a.out}/runs (the rate is "
+                     f"chosen on seed 0; include 0 in --seeds)")
             for seed in self.a.seeds:
                 record = self.record_path(task, "mezo", lr, seed)
                 if not os.path.exists(record):
