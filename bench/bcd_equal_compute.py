@@ -18,7 +18,9 @@ Methods (METHODS; each method's default learning rate in RATES, see there where 
 Budget, counted in CPU-seconds:
   1. phase `time`: each method's CPU time per step, measured alone on a quiet machine, one process with
      one thread, over TIME_STEPS steps (two epochs of the blocks) on the task's data: step_costs.csv.
-  2. the budget is B = --budget-steps MeZO steps × MeZO's time per step; method m runs
+  2. the budget is B = --budget-steps MeZO steps × MeZO's time per step (one number for every task, or
+     TASK=STEPS for each; default BUDGETS, where each task's MeZO validation accuracy has stopped
+     rising, see val-curve); method m runs
      steps_m = B / t_m steps (rounded to a multiple of 8) and is evaluated on the whole test split every
      steps_m / 8 steps, so its budget fractions 1/8 … 1 are evaluation points. A method that shares the
      forward below its block (BCD) gets more steps for the same CPU-seconds.
@@ -55,7 +57,11 @@ Outputs (--out, default bench/results/bcd-equal-compute):
   val_curve.csv   task,method,seed,lr,budget_fraction,steps,val_accuracy,val_balanced_accuracy (val-curve)
 
 Usage: /usr/bin/python3 bench/bcd_equal_compute.py [--phase all] [--tasks spam,sotu-party] [--seeds 0,1,2]
-       [--methods mezo,...] [--lr mezo-bcd=3e-4] [--budget-steps 2000] [--jobs 2] [--work build/bcd-equal-compute]"""
+       [--methods mezo,...] [--lr mezo-bcd=3e-4] [--budget-steps spam=4000,sotu-party=2000] [--jobs 2]
+       [--work build/bcd-equal-compute]
+
+A finished run's record holds its budget; a record under another budget than this invocation's is an
+error (give its --budget-steps, or another --out), so runs of two budgets are never mixed."""
 import argparse
 import csv
 import json
@@ -93,6 +99,9 @@ RATES = {
                    "r-adazo": 3e-4, "r-adazo-bcd": 1e-3},
 }
 TASKS = ["spam", "sotu-party"]
+# Each task's budget in MeZO steps (× MeZO's time per step), the study's starting point of 2 000 MeZO steps;
+# `--phase val-curve` shows whether MeZO's validation accuracy has stopped rising within it.
+BUDGETS = {"spam": 2000, "sotu-party": 2000}
 TIME_STEPS = 28          # two epochs of the 14 blocks
 EVALS = 8                # evaluation points per run: budget fractions 1/8 … 1
 FRACTIONS = (0.25, 0.5, 1.0)
@@ -201,7 +210,7 @@ class Study:
         c = self.costs()
         if (task, "mezo") not in c or (task, method) not in c:
             fail(f"{self.costs_path}: no time per step for {task} mezo / {method} (run --phase time)")
-        budget = self.a.budget_steps * c[(task, "mezo")]
+        budget = self.a.budget[task] * c[(task, "mezo")]
         every = max(1, round(budget / c[(task, method)] / EVALS))
         return budget, every * EVALS, every
 
@@ -211,6 +220,15 @@ class Study:
 
     def record_path(self, task, method, lr, seed):
         return os.path.join(self.a.out, "runs", task, self.key(task, method, lr), f"seed{seed}.json")
+
+    def check_budget(self, path, rec):
+        """A record made under another budget than this invocation's is an error: the two are never mixed."""
+        mezo = self.costs().get((rec["task"], "mezo"))
+        steps = round(rec["budget_cpu_seconds"] / mezo) if mezo else None
+        if steps != self.a.budget[rec["task"]]:
+            fail(f"{path}: a run under a budget of {steps} MeZO steps, not {self.a.budget[rec['task']]} "
+                 f"(--budget-steps {rec['task']}={steps} reads it; another --out keeps the two budgets apart)")
+        return rec
 
     def validate_run(self, task, out, seed):
         """The run's final model on VAL_K validation records (sampled with seed 0, the same for every run):
@@ -242,7 +260,7 @@ class Study:
         out = os.path.join(self.a.work, task, self.key(task, method, lr), f"seed{seed}")
         if os.path.exists(record):
             with open(record) as f:
-                rec = json.load(f)
+                rec = self.check_budget(record, json.load(f))
             if rec.get("validation") is None and os.path.isdir(os.path.join(out, "model")):
                 rec["validation"] = self.validate_run(task, out, seed)  # a record written before validation was
                 self.save(record, rec)
@@ -302,7 +320,7 @@ class Study:
                 for name in sorted(os.listdir(os.path.join(base, key))):
                     if name.endswith(".json") and int(name[4:-5]) in self.a.seeds:
                         with open(os.path.join(base, key, name)) as f:
-                            recs.append(json.load(f))
+                            recs.append(self.check_budget(os.path.join(base, key, name), json.load(f)))
         return recs
 
     def chosen(self, recs):
@@ -448,7 +466,10 @@ class Study:
                         f"{ms(bc[0.25])[2]}, at half {ms(vc[0.5])[2]} against {ms(bc[0.5])[2]}. First within "
                         f"1 point of {base}'s final mean: {v} {first(vc)}, {base} {first(bc)}.")
             if task_lines:
-                lines += ["", f"## {task}"] + task_lines
+                n, ms_step = self.a.budget[task], 1e3 * self.costs()[(task, "mezo")]
+                lines += ["", f"## {task}", "",
+                          f"Budget: {n} MeZO steps × {ms_step:.0f} CPU ms = {n * ms_step / 1e3:.0f} CPU-seconds.", ""]
+                lines += task_lines
         with open(os.path.join(self.a.out, "claims.md"), "w") as f:
             f.write("\n".join(lines) + "\n")
         print("\n".join(lines))
@@ -554,7 +575,10 @@ class Study:
 
         with ThreadPoolExecutor(max_workers=self.a.jobs) as ex:
             rows = [p for points in ex.map(one, jobs) for p in points]
-        write_csv(os.path.join(self.a.out, "val_curve.csv"), list(rows[0].keys()), rows)
+        path = os.path.join(self.a.out, "val_curve.csv")
+        # the other tasks' points, from an earlier invocation, stay
+        kept = [r for r in read_csv(path) if r["task"] not in self.a.tasks] if os.path.exists(path) else []
+        write_csv(path, list(rows[0].keys()), kept + rows)
         print("| task | budget fraction | steps | validation accuracy % (mean ± std over seeds) | balanced % |")
         print("|---|---|---|---|---|")
 
@@ -570,13 +594,35 @@ class Study:
                       f"{statistics.fmean(acc):.1f} ± {sd(acc):.1f} | {statistics.fmean(bal):.1f} ± {sd(bal):.1f} |")
 
 
+def budgets(text, tasks):
+    """--budget-steps: "STEPS" for every task, or "TASK=STEPS[,TASK=STEPS…]" (a task left out keeps BUDGETS')."""
+    out = dict(BUDGETS)
+    try:
+        if "=" not in text:
+            out = {t: int(text) for t in TASKS}
+        else:
+            for part in text.split(","):
+                t, n = part.split("=")
+                if t not in TASKS:
+                    fail(f"--budget-steps: unknown task '{t}' (known: {', '.join(TASKS)})")
+                out[t] = int(n)
+    except ValueError:
+        fail(f"--budget-steps: '{text}' is not STEPS or TASK=STEPS[,TASK=STEPS…]")
+    for t in tasks:
+        if out.get(t, 0) < EVALS:
+            fail(f"--budget-steps: {t}'s budget {out.get(t)} is below {EVALS} steps")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--phase", default="all", choices=["all", "time", "run", "report", "val-curve"])
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--budget-steps", type=int, default=2000, help="the budget in MeZO steps (× MeZO's time per step)")
+    ap.add_argument("--budget-steps", default=",".join(f"{t}={n}" for t, n in BUDGETS.items()),
+                    help="the budget in MeZO steps (× MeZO's time per step): STEPS for every task, or "
+                    "TASK=STEPS[,TASK=STEPS…]")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--lr", default="", help="METHOD=RATE[,METHOD=RATE…]: run these methods at another rate (its own "
                     "folder); the report chooses each method's rate on validation")
@@ -598,8 +644,7 @@ def main():
     for m in a.lr:
         if m not in METHODS:
             fail(f"--lr: unknown method '{m}' (known: {', '.join(METHODS)})")
-    if a.budget_steps < EVALS:
-        fail(f"--budget-steps: {a.budget_steps} is below {EVALS}")
+    a.budget = budgets(a.budget_steps, a.tasks)
     st = Study(a)
     if a.phase in ("all", "time"):
         st.time_steps()
