@@ -51,8 +51,9 @@ Outputs (--out, default bench/results/bcd-equal-compute):
   table.md        accuracy at 25 %, 50 % and 100 % of the budget (mean ± std over seeds), time per step,
                   steps at the full budget; MeZO's training loss over the last two quarters (has it stopped
                   falling?)
-  claims.md       the reading: each BCD method against its dense counterpart (reaches its final accuracy or
-                  not, how soon, with the seeds' spread)
+  claims.md       the reading: each task's budget and whether MeZO's validation accuracy has stopped rising
+                  within it (val_curve.csv, FLAT_POINTS); each BCD method against its dense counterpart
+                  (reaches its final accuracy or not, how soon, with the seeds' spread)
   curves_<task>.png  test accuracy and training loss against CPU-seconds, every method (mean over seeds)
   val_curve.csv   task,method,seed,lr,budget_fraction,steps,val_accuracy,val_balanced_accuracy (val-curve)
 
@@ -108,6 +109,9 @@ FRACTIONS = (0.25, 0.5, 1.0)
 LOSS_WINDOW = 20
 MAX_TOKENS, KEEP_LAST, K = 128, 16, 256
 VAL_K = 200  # validation records the rate is chosen on
+# The budget is large enough when MeZO's mean validation balanced accuracy (val-curve) gains less than this
+# many points over the budget's last quarter (6/8 -> 8/8): one record of the 200 is half a point.
+FLAT_POINTS = 1.0
 
 
 def fail(msg):
@@ -468,11 +472,33 @@ class Study:
             if task_lines:
                 n, ms_step = self.a.budget[task], 1e3 * self.costs()[(task, "mezo")]
                 lines += ["", f"## {task}", "",
-                          f"Budget: {n} MeZO steps × {ms_step:.0f} CPU ms = {n * ms_step / 1e3:.0f} CPU-seconds.", ""]
+                          f"Budget: {n} MeZO steps × {ms_step:.0f} CPU ms = {n * ms_step / 1e3:.0f} CPU-seconds. "
+                          + self.budget_verdict(task, runs(task, "mezo")), ""]
                 lines += task_lines
         with open(os.path.join(self.a.out, "claims.md"), "w") as f:
             f.write("\n".join(lines) + "\n")
         print("\n".join(lines))
+
+    def budget_verdict(self, task, mezo):
+        """Whether MeZO's validation accuracy has stopped rising within the budget, from val_curve.csv's points
+        for these MeZO runs (the chosen rate, this budget's steps), or what is missing to say."""
+        path = os.path.join(self.a.out, "val_curve.csv")
+        pts = read_csv(path) if os.path.exists(path) else []
+        by_seed = {r["seed"]: r["steps"] for r in mezo}
+        at = {}
+        for p in pts:
+            seed = int(p["seed"])
+            if p["task"] == task and seed in by_seed and float(p["lr"]) == mezo[0]["lr"] \
+                    and int(p["steps"]) == round(by_seed[seed] * float(p["budget_fraction"])):
+                at.setdefault(float(p["budget_fraction"]), {})[seed] = 100 * float(p["val_balanced_accuracy"])
+        if not mezo or any(len(at.get(f, {})) != len(by_seed) for f in (0.75, 1.0)):
+            return (f"Whether MeZO's validation accuracy has stopped rising within it is not measured for these "
+                    f"runs (--phase val-curve).")
+        a, b = statistics.fmean(at[0.75].values()), statistics.fmean(at[1.0].values())
+        state = ("has stopped rising" if b - a < FLAT_POINTS else "**is still rising**")
+        return (f"MeZO's validation balanced accuracy (val_curve.csv, mean of {len(by_seed)} seeds) {state} within "
+                f"it: {a:.1f} % at 6/8 of the budget, {b:.1f} % at 8/8 ({b - a:+.1f} points; the rule: under "
+                f"{FLAT_POINTS:g} point over the last quarter).")
 
     def plot(self, recs):
         import matplotlib
