@@ -35,7 +35,8 @@ that rate only. table.md lists every rate that ran.
 
 Phases: time, run, report, all (the default: the three in order), and val-curve: MeZO's validation
 accuracy at every eighth of the budget (its weights there rebuilt from the run's ledger by `zo replay`),
-to see whether the budget is large enough (val_curve.csv). Runs checkpoint every 100 steps and
+to see whether the budget is large enough (val_curve.csv; a point already scored from the same ledger rows
+is read back, so it too continues where it was cut off). Runs checkpoint every 100 steps and
 resume (`zo finetune --resume`) when the command is run again. A finished run leaves a small record
 (its evaluations, its training loss in windows of 20 steps, its summary) in --out/runs/, which the
 report reads and which a later invocation skips: a study cut off part way is continued by running the
@@ -532,6 +533,35 @@ class Study:
             plt.close(fig)
 
 
+    def replayed_score(self, task, where, ledger_lines):
+        """The validation score of the weights a ledger (its lines) rebuilds: `zo replay` into `where`/model,
+        scored as validate_model does. A point already scored from the same ledger is read back, so an
+        interrupted val-curve continues where it stopped."""
+        ledger = os.path.join(where, "ledger.tsv")
+        text = "".join(ledger_lines)
+        done = os.path.join(where, "val", "summary.json")
+        if os.path.exists(done) and os.path.exists(ledger):
+            with open(ledger) as f:
+                same = f.read() == text
+            if same:
+                with open(done) as f:
+                    last = json.load(f).get("last_eval")
+                if last is not None:
+                    return last
+        shutil.rmtree(where, ignore_errors=True)
+        os.makedirs(where)
+        with open(ledger + ".tmp", "w") as f:
+            f.write(text)
+        rc = subprocess.call([self.zo, "replay", "--model", self.model, "--ledger", ledger + ".tmp",
+                              "--out", os.path.join(where, "model")], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
+        if rc != 0:
+            return None
+        v = self.validate_model(task, os.path.join(where, "model"), os.path.join(where, "val"))
+        if v is not None:
+            os.replace(ledger + ".tmp", ledger)  # the point's ledger is in place only once it is scored
+        return v
+
     # Phase `val-curve`: is the budget large enough?
     def validation_curve(self):
         """MeZO's validation accuracy along its budget, for each task and seed at MeZO's chosen rate: its
@@ -575,19 +605,10 @@ class Study:
             for i in range(1, EVALS + 1):
                 steps = rec["steps"] * i // EVALS
                 where = os.path.join(out, "val_curve", f"step{steps}")
-                shutil.rmtree(where, ignore_errors=True)
-                os.makedirs(where)
-                with open(os.path.join(where, "ledger.tsv"), "w") as f:
-                    f.writelines(header + rows[:steps])
-                rc = subprocess.call([self.zo, "replay", "--model", self.model, "--ledger",
-                                      os.path.join(where, "ledger.tsv"), "--out", os.path.join(where, "model")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
-                if rc != 0:
-                    fail(f"zo replay of the first {steps} steps of {ledger} failed (exit {rc})")
-                v = self.validate_model(task, os.path.join(where, "model"), os.path.join(where, "val"))
+                v = self.replayed_score(task, where, header + rows[:steps])
                 if v is None:
-                    fail(f"validating {where}/model failed")
+                    fail(f"zo replay of the first {steps} steps of {ledger}, or the validation of its model "
+                         f"({where}), failed")
                 points.append(dict(task=task, method="mezo", seed=seed, lr=lr, budget_fraction=round(i / EVALS, 4),
                                    steps=steps, val_accuracy=round(v["accuracy"], 4),
                                    val_balanced_accuracy=round(v["balanced_accuracy"], 4)))
