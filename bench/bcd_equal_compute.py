@@ -19,8 +19,8 @@ Budget, counted in CPU-seconds:
   1. phase `time`: each method's CPU time per step, measured alone on a quiet machine, one process with
      one thread, over TIME_STEPS steps (two epochs of the blocks) on the task's data: step_costs.csv.
   2. the budget is B = --budget-steps MeZO steps × MeZO's time per step (one number for every task, or
-     TASK=STEPS for each; default BUDGETS, where each task's MeZO validation accuracy has stopped
-     rising, see val-curve); method m runs
+     TASK=STEPS for each; default BUDGETS; it should be where MeZO's validation accuracy has stopped
+     rising, which val-curve measures and claims.md states); method m runs
      steps_m = B / t_m steps (rounded to a multiple of 8) and is evaluated on the whole test split every
      steps_m / 8 steps, so its budget fractions 1/8 … 1 are evaluation points. A method that shares the
      forward below its block (BCD) gets more steps for the same CPU-seconds.
@@ -531,7 +531,6 @@ class Study:
             fig.tight_layout()
             fig.savefig(os.path.join(self.a.out, f"curves_{task}.png"), dpi=110)
             plt.close(fig)
-
 
     def replayed_score(self, task, where, ledger_lines):
         """The validation score of the weights a ledger (its lines) rebuilds: `zo replay` into `where`/model,
