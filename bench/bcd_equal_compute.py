@@ -110,6 +110,7 @@ FRACTIONS = (0.25, 0.5, 1.0)
 LOSS_WINDOW = 20
 MAX_TOKENS, KEEP_LAST, K = 128, 16, 256
 VAL_K = 200  # validation records the rate is chosen on
+VAL_CURVE_COLUMNS = ["task", "method", "seed", "lr", "budget_fraction", "steps", "val_accuracy", "val_balanced_accuracy"]
 # The budget is large enough when MeZO's mean validation balanced accuracy (val-curve) gains less than this
 # many points over the budget's last quarter (6/8 -> 8/8): one record of the 200 is half a point.
 FLAT_POINTS = 1.0
@@ -119,9 +120,25 @@ def fail(msg):
     sys.exit(f"bcd_equal_compute.py: error: {msg}")
 
 
-def read_csv(path):
+def read_csv(path, need=()):
+    """The rows of a CSV file; a file without the columns `need` is an error naming it and them."""
     with open(path) as f:
-        return list(csv.DictReader(f))
+        r = csv.DictReader(f)
+        rows = list(r)
+    missing = [c for c in need if c not in (r.fieldnames or [])]
+    if missing or any(None in row or None in row.values() for row in rows):
+        fail(f"{path}: malformed (" + (f"no column {', '.join(missing)}" if missing else "a row of another width")
+             + "); remove it to write it again")
+    return rows
+
+
+def read_json(path):
+    """A JSON file's value; a file that does not parse is an error naming it."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        fail(f"{path}: not valid JSON ({e}); remove it to write it again")
 
 
 def write_csv(path, fields, rows):
@@ -182,8 +199,7 @@ class Study:
         if rc != 0 or not os.path.exists(summary):
             print(f"FAILED (exit {rc}): {' '.join(cmd)}; log {out}.log", file=sys.stderr, flush=True)
             return None
-        with open(summary) as f:
-            return json.load(f)
+        return read_json(summary)
 
     # Phase 1: time per step, alone
     def time_steps(self):
@@ -208,7 +224,8 @@ class Study:
     def costs(self):
         if not os.path.exists(self.costs_path):
             fail(f"{self.costs_path}: missing (run --phase time first, alone on a quiet machine)")
-        return {(r["task"], r["method"]): float(r["cpu_ms_per_step"]) / 1e3 for r in read_csv(self.costs_path)}
+        return {(r["task"], r["method"]): float(r["cpu_ms_per_step"]) / 1e3
+                for r in read_csv(self.costs_path, ["task", "method", "cpu_ms_per_step"])}
 
     def plan(self, task, method):
         """Steps and evaluation interval of `method` under the task's budget."""
@@ -264,8 +281,7 @@ class Study:
         record = self.record_path(task, method, lr, seed)
         out = os.path.join(self.a.work, task, self.key(task, method, lr), f"seed{seed}")
         if os.path.exists(record):
-            with open(record) as f:
-                rec = self.check_budget(record, json.load(f))
+            rec = self.check_budget(record, read_json(record))
             if rec.get("validation") is None and os.path.isdir(os.path.join(out, "model")):
                 rec["validation"] = self.validate_run(task, out, seed)  # a record written before validation was
                 self.save(record, rec)
@@ -324,8 +340,8 @@ class Study:
                     continue
                 for name in sorted(os.listdir(os.path.join(base, key))):
                     if name.endswith(".json") and int(name[4:-5]) in self.a.seeds:
-                        with open(os.path.join(base, key, name)) as f:
-                            recs.append(self.check_budget(os.path.join(base, key, name), json.load(f)))
+                        path = os.path.join(base, key, name)
+                        recs.append(self.check_budget(path, read_json(path)))
         return recs
 
     def chosen(self, recs):
@@ -484,7 +500,7 @@ class Study:
         """Whether MeZO's validation accuracy has stopped rising within the budget, from val_curve.csv's points
         for these MeZO runs (the chosen rate, this budget's steps), or what is missing to say."""
         path = os.path.join(self.a.out, "val_curve.csv")
-        pts = read_csv(path) if os.path.exists(path) else []
+        pts = read_csv(path, VAL_CURVE_COLUMNS) if os.path.exists(path) else []
         by_seed = {r["seed"]: r["steps"] for r in mezo}
         at = {}
         for p in pts:
@@ -543,8 +559,11 @@ class Study:
             with open(ledger) as f:
                 same = f.read() == text
             if same:
-                with open(done) as f:
-                    last = json.load(f).get("last_eval")
+                try:
+                    with open(done) as f:
+                        last = json.load(f).get("last_eval")
+                except ValueError:
+                    last = None  # a cut-off summary: score the point again
                 if last is not None:
                     return last
         shutil.rmtree(where, ignore_errors=True)
@@ -584,8 +603,7 @@ class Study:
 
         def one(job):
             task, lr, seed, record = job
-            with open(record) as f:
-                rec = json.load(f)
+            rec = read_json(record)
             out = os.path.join(self.a.work, task, self.key(task, "mezo", lr), f"seed{seed}")
             ledger = os.path.join(out, "ledger.tsv")
             if not os.path.exists(os.path.join(out, "summary.json")):
@@ -623,8 +641,8 @@ class Study:
             rows = [p for points in ex.map(one, jobs) for p in points]
         path = os.path.join(self.a.out, "val_curve.csv")
         # the other tasks' points, from an earlier invocation, stay
-        kept = [r for r in read_csv(path) if r["task"] not in self.a.tasks] if os.path.exists(path) else []
-        write_csv(path, list(rows[0].keys()), kept + rows)
+        kept = [r for r in read_csv(path, VAL_CURVE_COLUMNS) if r["task"] not in self.a.tasks] if os.path.exists(path) else []
+        write_csv(path, VAL_CURVE_COLUMNS, kept + rows)
         print("| task | budget fraction | steps | validation accuracy % (mean ± std over seeds) | balanced % |")
         print("|---|---|---|---|---|")
 

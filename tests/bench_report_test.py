@@ -2,7 +2,8 @@
 """The equal-compute study's report is a function of its committed run records: bench/bcd_equal_compute.py
 --phase report, run on a copy of bench/results/bcd-equal-compute (records, step costs, validation curve),
 writes the committed results.csv, curves.csv, table.md and claims.md byte for byte. A record under
-another budget than the one asked for, and a malformed --budget-steps, are refused, naming what is wrong.
+another budget than the one asked for, a malformed --budget-steps, a truncated record and a val_curve.csv
+without its columns are refused, naming what is wrong.
 
 Run: python3 tests/bench_report_test.py ZO_EXECUTABLE [repository root]. Exits 1 on any failure.
 """
@@ -51,6 +52,20 @@ def main() -> int:
         bad = report("--budget-steps", "spam=99")
         if "runs/spam/" not in bad.stderr:
             failures.append(f"--budget-steps spam=99: the refusal does not name the record: {bad.stderr.strip()}")
+        # A record or a CSV the report reads, cut short, is refused naming the file.
+        record = out / "runs/spam/mezo/seed1.json"
+        whole = record.read_text()
+        record.write_text(whole[:40])
+        bad = report()
+        if bad.returncode == 0 or f"{record}: not valid JSON" not in bad.stderr:
+            failures.append(f"a truncated record: expected a refusal naming {record}, got exit {bad.returncode}: "
+                            f"{bad.stderr.strip()}")
+        record.write_text(whole)
+        (out / "val_curve.csv").write_text("task,method\nspam,mezo\n")
+        bad = report()
+        if bad.returncode == 0 or f"{out / 'val_curve.csv'}: malformed (no column seed" not in bad.stderr:
+            failures.append(f"a val_curve.csv without its columns: expected a refusal naming it, got exit "
+                            f"{bad.returncode}: {bad.stderr.strip()}")
     for f in failures:
         print("FAIL:", f)
     print(f"{len(failures)} failure(s)" if failures else "the report reproduces the committed study; bad budgets refused")
