@@ -110,6 +110,7 @@ FRACTIONS = (0.25, 0.5, 1.0)
 LOSS_WINDOW = 20
 MAX_TOKENS, KEEP_LAST, K = 128, 16, 256
 VAL_K = 200  # validation records the rate is chosen on
+ONE_THREAD = dict(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_WAIT_POLICY="passive")  # every zo this runs
 VAL_CURVE_COLUMNS = ["task", "method", "seed", "lr", "budget_fraction", "steps", "val_accuracy", "val_balanced_accuracy"]
 # The budget is large enough when MeZO's mean validation balanced accuracy (val-curve) gains less than this
 # many points over the budget's last quarter (6/8 -> 8/8): one record of the 200 is half a point.
@@ -190,7 +191,7 @@ class Study:
         elif os.path.isdir(out):
             shutil.rmtree(out)
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
+        env = dict(os.environ, **ONE_THREAD)
         with open(out + ".log", "a") as log:
             log.write(" ".join(cmd) + "\n")
             log.flush()
@@ -572,7 +573,7 @@ class Study:
             f.write(text)
         rc = subprocess.call([self.zo, "replay", "--model", self.model, "--ledger", ledger + ".tmp",
                               "--out", os.path.join(where, "model")], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1"))
+                             stderr=subprocess.STDOUT, env=dict(os.environ, **ONE_THREAD))
         if rc != 0:
             return None
         v = self.validate_model(task, os.path.join(where, "model"), os.path.join(where, "val"))
